@@ -1,0 +1,258 @@
+"""BERT in MindSpore: token ids in, hidden states / MLM+NSP logits / class logits out.
+
+Parameter names follow Hugging Face's BERT one to one (`*.embedding_table` for `*.weight` of an
+embedding, `gamma`/`beta` for LayerNorm `weight`/`bias`), so checkpoints map without a table.
+"""
+from __future__ import annotations
+
+import math
+
+import mindspore as ms
+from mindspore import Parameter, nn, ops
+from mindspore.common.initializer import TruncatedNormal, initializer
+
+from bert.config import BertConfig
+
+
+def _normal(config: BertConfig) -> TruncatedNormal:
+    """Google's init: normal(0, initializer_range) truncated at two standard deviations."""
+    r = config.initializer_range
+    return TruncatedNormal(sigma=r, a=-2 * r, b=2 * r)
+
+
+def _dense(config: BertConfig, n_in: int, n_out: int) -> nn.Dense:
+    return nn.Dense(n_in, n_out, weight_init=_normal(config), bias_init="zeros")
+
+
+def _dropout(p: float) -> nn.Cell:
+    return nn.Dropout(p=p) if p > 0 else nn.Identity()
+
+
+def _activation(name: str) -> nn.Cell:
+    if name == "relu":
+        return nn.ReLU()
+    return nn.GELU(approximate=name != "gelu")  # "gelu" is BERT's exact erf GELU
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm over the last axis with BERT's epsilon (MindSpore's default is 1e-7)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__((config.hidden_size,), epsilon=config.layer_norm_eps)
+
+
+class BertEmbeddings(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        init = _normal(config)
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, embedding_table=init)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size,
+                                                embedding_table=init)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size,
+                                                  embedding_table=init)
+        self.LayerNorm = LayerNorm(config)
+        self.dropout = _dropout(config.hidden_dropout_prob)
+
+    def construct(self, input_ids, token_type_ids):
+        positions = ops.arange(input_ids.shape[1], dtype=ms.int32)
+        x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
+             + self.token_type_embeddings(token_type_ids))
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        h = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = h // self.num_heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.query = _dense(config, h, h)
+        self.key = _dense(config, h, h)
+        self.value = _dense(config, h, h)
+        self.dropout = _dropout(config.attention_probs_dropout_prob)
+        self.scores = ops.BatchMatMul(transpose_b=True)
+        self.context = ops.BatchMatMul()
+        self.softmax = nn.Softmax(axis=-1)
+
+    def _heads(self, x):
+        b, s, _ = x.shape
+        return x.reshape(b, s, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def construct(self, hidden, mask_bias):
+        q = self._heads(self.query(hidden))
+        k = self._heads(self.key(hidden))
+        v = self._heads(self.value(hidden))
+        probs = self.dropout(self.softmax(self.scores(q * self.scale, k) + mask_bias))
+        b, _, s, _ = q.shape
+        return self.context(probs, v).transpose(0, 2, 1, 3).reshape(b, s, self.num_heads * self.head_dim)
+
+
+class BertSelfOutput(nn.Cell):
+    """Projection + dropout + residual + LayerNorm (after attention and after the FFN)."""
+
+    def __init__(self, config: BertConfig, n_in: int):
+        super().__init__()
+        self.dense = _dense(config, n_in, config.hidden_size)
+        self.LayerNorm = LayerNorm(config)
+        self.dropout = _dropout(config.hidden_dropout_prob)
+
+    def construct(self, x, residual):
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class BertAttention(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = BertSelfOutput(config, config.hidden_size)
+
+    def construct(self, hidden, mask_bias):
+        return self.output(self.self(hidden, mask_bias), hidden)
+
+
+class BertIntermediate(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = _dense(config, config.hidden_size, config.intermediate_size)
+        self.act = _activation(config.hidden_act)
+
+    def construct(self, x):
+        return self.act(self.dense(x))
+
+
+class BertLayer(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertSelfOutput(config, config.intermediate_size)
+
+    def construct(self, hidden, mask_bias):
+        attended = self.attention(hidden, mask_bias)
+        return self.output(self.intermediate(attended), attended)
+
+
+class BertEncoder(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.CellList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def construct(self, hidden, mask_bias):
+        for layer in self.layer:
+            hidden = layer(hidden, mask_bias)
+        return hidden
+
+
+class BertPooler(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = _dense(config, config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def construct(self, hidden):
+        return self.activation(self.dense(hidden[:, 0]))
+
+
+class BertModel(nn.Cell):
+    """Encoder: (input_ids, token_type_ids, attention_mask) → (sequence_output, pooled_output)."""
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None):
+        if token_type_ids is None:
+            token_type_ids = ops.zeros_like(input_ids)
+        if attention_mask is None:
+            attention_mask = ops.ones_like(input_ids)
+        hidden = self.embeddings(input_ids, token_type_ids)
+        # The standard extended mask: 0 where attended, -10000 on padding, broadcast over heads.
+        mask_bias = (1.0 - attention_mask[:, None, None, :].astype(hidden.dtype)) * -10000.0
+        hidden = self.encoder(hidden, mask_bias)
+        pooled = self.pooler(hidden) if self.pooler is not None else hidden[:, 0]
+        return hidden, pooled
+
+
+class BertPredictionHeadTransform(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = _dense(config, config.hidden_size, config.hidden_size)
+        self.transform_act_fn = _activation(config.hidden_act)
+        self.LayerNorm = LayerNorm(config)
+
+    def construct(self, x):
+        return self.LayerNorm(self.transform_act_fn(self.dense(x)))
+
+
+class BertLMPredictionHead(nn.Cell):
+    """Transform, then a decoder that is the (tied) word-embedding table, plus an output bias."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        self.bias = Parameter(initializer("zeros", (config.vocab_size,)), name="bias")
+        self.decoder = ops.MatMul(transpose_b=True)
+
+    def construct(self, hidden, embedding_table):
+        h = self.transform(hidden)
+        flat = h.reshape(-1, h.shape[-1])
+        logits = ops.bias_add(self.decoder(flat, embedding_table), self.bias)
+        return logits.reshape(h.shape[:-1] + (logits.shape[-1],))
+
+
+class BertPreTrainingHeads(nn.Cell):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config)
+        self.seq_relationship = _dense(config, config.hidden_size, 2)
+
+    def construct(self, sequence_output, pooled_output, embedding_table):
+        return self.predictions(sequence_output, embedding_table), self.seq_relationship(pooled_output)
+
+
+def gather_positions(sequence_output, positions):
+    """[B,S,H] hidden states, [B,P] positions → [B,P,H] (Google's gather_indexes)."""
+    b, s, h = sequence_output.shape
+    offsets = (ops.arange(b, dtype=positions.dtype) * s).reshape(-1, 1)
+    flat = (positions + offsets).reshape(-1)
+    return ops.gather(sequence_output.reshape(-1, h), flat, 0).reshape(b, positions.shape[1], h)
+
+
+class BertForPreTraining(nn.Cell):
+    """BERT + MLM head (tied decoder) + NSP head → (mlm_logits, nsp_logits).
+
+    With `masked_lm_positions` [B,P] the MLM head runs only at those positions (Google's way:
+    [B,P,V] logits instead of [B,S,V]); without it, at every position.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.cls = BertPreTrainingHeads(config)
+
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask)
+        if masked_lm_positions is not None:
+            sequence_output = gather_positions(sequence_output, masked_lm_positions)
+        return self.cls(sequence_output, pooled_output, self.bert.embeddings.word_embeddings.embedding_table)
+
+
+class BertForSequenceClassification(nn.Cell):
+    """BERT + dropout + linear classifier on the pooled output → logits [B, num_labels]."""
+
+    def __init__(self, config: BertConfig, num_labels: int = 2):
+        super().__init__()
+        self.config = config
+        self.num_labels = num_labels
+        self.bert = BertModel(config)
+        self.dropout = _dropout(config.hidden_dropout_prob)
+        self.classifier = _dense(config, config.hidden_size, num_labels)
+
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None):
+        _, pooled = self.bert(input_ids, token_type_ids, attention_mask)
+        return self.classifier(self.dropout(pooled))
