@@ -1,0 +1,66 @@
+"""MindRecord files of pretraining examples: the schema, an atomic shard writer, and readers
+that always name their columns (MindRecord's default order is alphabetical)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from bert.atomic import temporary_sibling
+
+COLUMNS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
+           "masked_lm_weights", "next_sentence_labels")
+SCHEMA = {name: {"type": "float32" if name == "masked_lm_weights" else "int32", "shape": [-1]}
+          for name in COLUMNS}
+SUFFIX = ".mindrecord"
+
+
+def write_shard(path: str | os.PathLike, batches: Iterable[list[dict]]) -> int:
+    """Write rows batch by batch into `path` (+ its `.db` index); returns the row count.
+
+    MindRecord ties the index to the file's name, so the pair is written under its final name in
+    a temporary folder and moved into place only when committed.
+    """
+    from mindspore.mindrecord import FileWriter
+
+    path = Path(path)
+    tmp_dir = temporary_sibling(path)
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True)
+    writer = FileWriter(str(tmp_dir / path.name), shard_num=1, overwrite=True)
+    writer.set_page_size(1 << 22)  # the 32 MB default pads small shards to ~5x their size
+    writer.add_schema(SCHEMA, "bert_pretraining")
+    rows = 0
+    try:
+        for batch in batches:
+            if batch:
+                writer.write_raw_data(batch)
+                rows += len(batch)
+        writer.commit()
+        for name in (path.name, path.name + ".db"):
+            os.replace(tmp_dir / name, path.parent / name)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return rows
+
+
+def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> Iterable[dict[str, np.ndarray]]:
+    """Rows of one file in stored order, as numpy arrays."""
+    from mindspore.mindrecord import FileReader
+
+    reader = FileReader(str(path), columns=list(columns))
+    try:
+        for row in reader.get_next():
+            yield {k: np.asarray(row[k]) for k in columns}
+    finally:
+        reader.close()
+
+
+def shard_files(directory: str | os.PathLike) -> list[Path]:
+    """The complete MindRecord shards of an examples folder, sorted."""
+    from bert.data.shards import is_complete
+
+    return sorted(p for p in Path(directory).glob(f"*{SUFFIX}") if is_complete(p))

@@ -1,0 +1,92 @@
+"""The whole data chain in one command: an enwiki `*.xml.bz2` dump (or sentence-per-line text)
+in, MindRecord MLM+NSP shards out — extract → sentences → examples, resumable and shardable.
+
+    python -m bert.data.prepare --input enwiki.xml.bz2 --vocab vocab.txt --output data/wiki [key=value …]
+
+Layout of --output: extracted/ (wikiextractor), text/ (one sentence per line), examples/
+(*.mindrecord + manifest.json). Complete shards are skipped on a re-run; partial ones redone.
+With --shard-index/--num-shards (default: the Slurm array task) each task does its share of the
+sentences and examples stages; the extract stage must then have run before, as one task.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bert.config import ConfigError
+from bert.data.config import load_data_config
+from bert.data.examples import examples_stage
+from bert.data.extract import DataError, extract, extracted_files
+from bert.data.sentences import add_shard_arguments, sentences_stage
+from bert.data.shards import MANIFEST
+from bert.tokenization import VocabError
+
+STAGES = ("extract", "sentences", "examples")
+
+
+def is_dump(path: Path) -> bool:
+    return path.suffix == ".bz2"
+
+
+def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards=1, stages=STAGES) -> Path:
+    """Run the requested stages; returns the examples folder."""
+    input_path, output = Path(input_path), Path(output)
+    text_dir = output / "text"
+    if is_dump(input_path):
+        if "extract" in stages:
+            if num_shards > 1 and not extracted_files(output / "extracted"):
+                raise DataError(f"{output / 'extracted'} is missing: run the extract stage first, as one task")
+            extract(input_path, output / "extracted", processes=workers, shard_bytes=cfg.shard_bytes)
+        if "sentences" in stages:
+            sentences_stage(output / "extracted", text_dir, cfg.heading_max_words, cfg.min_document_sentences,
+                            workers, shard_index, num_shards)
+    elif input_path.exists():
+        text_dir = input_path  # already one sentence per line
+    else:
+        raise DataError(f"input {input_path} does not exist")
+    if "examples" in stages:
+        examples_stage(text_dir, vocab, output / "examples", cfg, workers, shard_index, num_shards)
+    return output / "examples"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bert.data.prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, help="*.xml.bz2 dump, or a .txt shard / folder of them")
+    parser.add_argument("--vocab", required=True, help="Google-format vocab.txt")
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--config", default="configs/data.yaml" if Path("configs/data.yaml").is_file() else None,
+                        help="data YAML (default configs/data.yaml)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    add_shard_arguments(parser)
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="DataConfig overrides, e.g. dupe_factor=5")
+    args = parser.parse_args(argv)
+    stages = tuple(s for s in args.stages.split(",") if s)
+    start = time.time()
+    try:
+        unknown = sorted(set(stages) - set(STAGES))
+        if unknown:
+            raise DataError(f"unknown stage {unknown[0]} (stages: {', '.join(STAGES)})")
+        cfg = load_data_config(args.config, args.overrides)
+        examples = prepare(args.input, args.vocab, args.output, cfg, args.workers, args.shard_index,
+                           args.num_shards, stages)
+    except (DataError, ConfigError, VocabError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    manifest = examples / MANIFEST
+    if manifest.is_file():
+        import json
+
+        totals = json.loads(manifest.read_text())["totals"]
+        print(f"prepared {totals.get('instances', 0)} instances from {totals.get('documents', 0)} documents "
+              f"({totals.get('tokens', 0)} tokens) into {examples} in {time.time() - start:.1f} s")
+    else:
+        print(f"task {args.shard_index}/{args.num_shards} done in {time.time() - start:.1f} s; "
+              f"manifest follows when every task is done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
