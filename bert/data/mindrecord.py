@@ -31,7 +31,7 @@ def write_shard(path: str | os.PathLike, batches: Iterable[list[dict]]) -> int:
     shutil.rmtree(tmp_dir, ignore_errors=True)
     tmp_dir.mkdir(parents=True)
     writer = FileWriter(str(tmp_dir / path.name), shard_num=1, overwrite=True)
-    writer.set_page_size(1 << 22)  # the 32 MB default pads small shards to ~5x their size
+    writer.set_page_size(1 << 20)  # the 32 MB default pads small shards to many times their size
     writer.add_schema(SCHEMA, "bert_pretraining")
     rows = 0
     try:

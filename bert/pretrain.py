@@ -1,0 +1,199 @@
+"""MLM+NSP pretraining: MindRecord shards + a config in, checkpoints and TensorBoard logs out.
+
+    python -m bert.pretrain --config configs/pretrain.yaml [key=value …]
+    msrun --worker_num=2 --local_worker_num=2 --join=True -m bert.pretrain --config …   (data parallel)
+
+A run whose output_dir already holds a checkpoint resumes from it (weights, optimizer moments,
+step, LR schedule, loss scale, data cursor). SIGUSR2/SIGTERM: save at the next step boundary and
+exit 0, ready to be requeued.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bert.checkpoint import CheckpointError, assign_state, check_config_match
+from bert.config import ConfigError
+from bert.train.config import PretrainConfig, load_pretrain_config
+from bert.train.data import DataFeedError, PretrainingFeed, check_files, resolve_files
+
+
+class StopRequest:
+    """Turns SIGUSR2/SIGTERM into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.signal_name = None
+        for sig in (signal.SIGUSR2, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame):
+        self.signal_name = signal.Signals(signum).name
+
+    def __bool__(self):
+        return self.signal_name is not None
+
+
+def build(cfg: PretrainConfig, world: int, total_steps: int):
+    """Model, loss, optimizer and train step for this config."""
+    import mindspore as ms
+    from mindspore import amp
+
+    from bert.model import BertForPreTraining
+    from bert.optim import build_optimizer
+    from bert.train.loss import PretrainingLoss
+    from bert.train.step import TrainStep, make_loss_scaler
+
+    ms.set_seed(cfg.seed)
+    model = BertForPreTraining(cfg.bert_config())
+    if cfg.precision != "fp32":
+        amp.auto_mixed_precision(model, "O2", ms.float16 if cfg.precision == "fp16" else ms.bfloat16)
+    optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)
+    scale = cfg.loss_scale_value if cfg.precision != "fp32" else 1.0
+    scaler = make_loss_scaler(cfg.loss_scale if cfg.precision != "fp32" else "static", scale)
+    step = TrainStep(PretrainingLoss(model), optimizer, scaler, cfg.optim.grad_clip_norm,
+                     cfg.accumulation_steps, world, jit=cfg.jit)
+    step.set_train(True)
+    return model, optimizer, step
+
+
+def to_inputs(micro_batches, global_batch: int, world: int):
+    """numpy micro-batches → tensors + the global denominators of Google's losses."""
+    import mindspore as ms
+
+    from bert.train.distributed import all_reduce_sum
+
+    masked = all_reduce_sum(float(sum(b[5].sum() for b in micro_batches)), world)
+    extra = (ms.Tensor(masked + 1e-5, ms.float32), ms.Tensor(float(global_batch), ms.float32))
+    return [tuple(ms.Tensor(c) for c in batch) + extra for batch in micro_batches], masked
+
+
+def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_rows: int) -> dict:
+    """MLM/NSP loss and accuracy on the held-out shards (first eval_batches global batches)."""
+    from bert.train.distributed import all_reduce_sum
+
+    feed = PretrainingFeed(files, cfg.train_batch_size, 1, rank, world, cfg.seed, num_rows, shuffle=False)
+    sums = np.zeros(6)
+    for k, (_, micro) in enumerate(feed.epoch(0)):
+        if k >= cfg.eval_batches:
+            break
+        batch = to_inputs(micro, feed.global_batch, world)[0][0]
+        _, (mlm_sum, nsp_sum, mlm_correct, nsp_correct) = step_cell.evaluate(*batch)
+        sums += [float(x.asnumpy()) for x in (mlm_sum, nsp_sum, mlm_correct, nsp_correct)] + [
+            float(micro[0][5].sum()), feed.batch_size]
+    sums = np.array([all_reduce_sum(v, world) for v in sums])
+    masked, examples = max(sums[4], 1e-5), max(sums[5], 1)
+    return {"eval/mlm_loss": sums[0] / masked, "eval/nsp_loss": sums[1] / examples,
+            "eval/loss": sums[0] / masked + sums[1] / examples,
+            "eval/mlm_accuracy": sums[2] / masked, "eval/nsp_accuracy": sums[3] / examples}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bert.pretrain", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="pretraining YAML (e.g. configs/pretrain.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="e.g. data=data/wiki/examples model.name=L2-H128 optim.learning_rate=5e-4")
+    args = parser.parse_args(argv)
+    stop = StopRequest()
+    try:
+        cfg = load_pretrain_config(args.config, args.overrides)
+        return train(cfg, stop)
+    except (ConfigError, DataFeedError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def train(cfg: PretrainConfig, stop: StopRequest) -> int:
+    import mindspore as ms
+
+    from bert.train import distributed
+    from bert.train.checkpointing import CheckpointManager, weights_only
+    from bert.train.metrics import MetricsLogger
+
+    bert_config = cfg.bert_config()
+    files = resolve_files(cfg.data)
+    num_rows = check_files(files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
+    eval_files = resolve_files(cfg.eval_data) if cfg.eval_data else None
+    eval_rows = (check_files(eval_files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
+                 if eval_files else 0)
+    checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
+    latest = checkpoints.latest()
+    if latest is not None:  # fail on another model's checkpoint before any heavy work
+        check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
+
+    rank, world = distributed.setup(cfg.device_target)
+    if not cfg.jit:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, rank, world, cfg.seed, num_rows)
+    total_steps = cfg.total_steps or cfg.epochs * feed.steps_per_epoch
+    model, optimizer, step_cell = build(cfg, world, total_steps)
+
+    global_step = 0
+    if latest is not None:
+        state = checkpoints.restore(latest, step_cell, bert_config)
+        global_step = state["step"]
+        print(f"resumed from {latest} at step {global_step}", flush=True)
+    elif cfg.init:
+        init_config, weights = weights_only(Path(cfg.init))
+        check_config_match(bert_config, init_config, f"init checkpoint {cfg.init}")
+        assign_state(model, weights, source=f"init checkpoint {cfg.init}")
+        print(f"initialised weights from {cfg.init}", flush=True)
+
+    logdir = Path(cfg.log_dir) / cfg.run / "tb"
+    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict())
+    if rank == 0:
+        print(f"pretraining {bert_config.name} on {num_rows} examples: {world} worker(s) × "
+              f"{cfg.train_batch_size} × {cfg.accumulation_steps} = {feed.global_batch} per step, "
+              f"{feed.steps_per_epoch} steps/epoch, {total_steps} steps; TensorBoard: {logdir}", flush=True)
+
+    def save():
+        if rank == 0:
+            epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
+            checkpoints.save(step_cell, bert_config, {
+                "step": global_step, "epoch": epoch, "step_in_epoch": in_epoch,
+                "samples_seen": global_step * feed.global_batch, "seed": cfg.seed,
+                "world_size": world, "config": cfg.to_dict()})
+
+    while global_step < total_steps and not stop:
+        epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
+        for _, micro in feed.epoch(epoch, in_epoch):
+            lr = float(optimizer.learning_rate(optimizer.global_step).asnumpy().reshape(-1)[0])
+            start = time.time()
+            inputs, masked = to_inputs(micro, feed.global_batch, world)
+            m = step_cell.step(inputs)
+            global_step += 1
+            logger.train_step(global_step, {**m, "mlm_loss": m["mlm_sum"] / max(masked, 1e-5),
+                                            "nsp_loss": m["nsp_sum"] / feed.global_batch,
+                                            "mlm_accuracy": m["mlm_correct"] / max(masked, 1e-5),
+                                            "nsp_accuracy": m["nsp_correct"] / feed.global_batch},
+                              lr, time.time() - start, feed.global_batch, cfg.log_interval)
+            if eval_files and cfg.eval_steps and global_step % cfg.eval_steps == 0:
+                logger.scalars(global_step, evaluate(step_cell, eval_files, cfg, rank, world, eval_rows))
+            if global_step % cfg.save_steps == 0 or global_step == total_steps or stop:
+                save()
+            if global_step >= total_steps or stop:
+                break
+    if stop:
+        if rank == 0:
+            print(f"received {stop.signal_name}: saved step {global_step} to {checkpoints.latest()}, "
+                  f"exiting to be requeued", flush=True)
+        logger.close()
+        return 0
+    if eval_files and not cfg.eval_steps:
+        results = evaluate(step_cell, eval_files, cfg, rank, world, eval_rows)
+        logger.scalars(global_step, results)
+        if rank == 0:
+            print("eval: " + ", ".join(f"{k.split('/')[1]}: {v:.4f}" for k, v in results.items()), flush=True)
+    logger.close()
+    if rank == 0:
+        print(f"done: step {global_step}, checkpoint {checkpoints.latest()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

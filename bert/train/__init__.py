@@ -1,0 +1,1 @@
+"""Training components: loss, train step, data feed, checkpoints, distribution, metrics."""

@@ -1,0 +1,86 @@
+"""Training checkpoints: the full training state in, a directory per save out — written under a
+temporary name and renamed, `latest` pointing at the newest complete one, the last K kept.
+
+A checkpoint directory is also a model directory (bert_config.json + model.safetensors), so
+`bert.convert.load_pretrained` and finetuning read it directly. Besides it holds
+`train_state.safetensors` (optimizer moments and step, loss scale, skipped-step count, gradient
+buffers) and `state.json` (step, data cursor, seed, the resolved config).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from bert.atomic import atomic_directory, write_text_atomic
+from bert.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, assign_state,
+                             check_config_match, load_state, save_state)
+from bert.config import BertConfig
+
+LATEST = "latest"
+STATE_FILE = "state.json"
+TRAIN_STATE_FILE = "train_state.safetensors"
+STEP_DIR = re.compile(r"^step_(\d{8})$")
+
+
+def split_state(train_step) -> tuple[dict, dict]:
+    """(model weights, everything else) of a TrainStep, as name → numpy array."""
+    model_names = {p.name for p in train_step.loss_net.model.get_parameters()}
+    model, rest = {}, {}
+    for p in train_step.get_parameters():
+        (model if p.name in model_names else rest)[p.name] = p.asnumpy()
+    return model, rest
+
+
+class CheckpointManager:
+    def __init__(self, directory: str | Path, keep: int = 3):
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def complete(self) -> list[Path]:
+        """Complete checkpoints, oldest first (temporary folders never match STEP_DIR)."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir()
+                      if STEP_DIR.match(p.name) and (p / STATE_FILE).is_file())
+
+    def latest(self) -> Path | None:
+        pointer = self.directory / LATEST
+        if pointer.is_file():
+            candidate = self.directory / pointer.read_text().strip()
+            if (candidate / STATE_FILE).is_file():
+                return candidate
+        done = self.complete()
+        return done[-1] if done else None  # `latest` lost or pointing at a removed folder
+
+    def save(self, train_step, config: BertConfig, state: dict) -> Path:
+        model, rest = split_state(train_step)
+        target = self.directory / f"step_{state['step']:08d}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic_directory(target) as tmp:
+            config.to_json_file(tmp / CONFIG_FILE)
+            save_state(tmp / WEIGHTS_FILE, model)
+            save_state(tmp / TRAIN_STATE_FILE, rest)
+            write_text_atomic(tmp / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(self.directory / LATEST, target.name + "\n")
+        for old in self.complete()[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def restore(self, path: Path, train_step, config: BertConfig) -> dict:
+        """Load everything saved at `path` into `train_step`; returns the saved state.json."""
+        check_config_match(config, BertConfig.from_file(path / CONFIG_FILE), f"checkpoint {path}")
+        weights = load_state(path / WEIGHTS_FILE)
+        weights.update(load_state(path / TRAIN_STATE_FILE))
+        assign_state(train_step, weights, source=f"checkpoint {path}")
+        return json.loads((path / STATE_FILE).read_text())
+
+
+def weights_only(path: Path) -> tuple[BertConfig, dict[str, np.ndarray]]:
+    """The model part of a checkpoint (for --init: phase 2 from phase 1)."""
+    if not (path / WEIGHTS_FILE).is_file():
+        raise CheckpointError(f"{path} holds no {WEIGHTS_FILE}")
+    return BertConfig.from_file(path / CONFIG_FILE), load_state(path / WEIGHTS_FILE)

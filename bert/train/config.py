@@ -1,0 +1,79 @@
+"""`PretrainConfig`: one schema for a pretraining run (configs/pretrain.yaml + `key=value`
+overrides), resolved and saved with every checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrides, read_mapping
+from bert.optim import OptimConfig
+
+DEVICES = ("CPU", "GPU", "Ascend")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    model: dict = dataclasses.field(default_factory=lambda: {"name": "L4-H256"})  # BertConfig fields or name
+    model_config: str | None = None  # a bert_config.json / YAML to start from (seed's --config)
+    data: str = "data/examples"  # MindRecord folder or file (seed's --data_dir)
+    eval_data: str | None = None  # held-out MindRecord shard(s)
+    output_dir: str = "outputs/pretrain"  # checkpoints/ go here; resumed from when present
+    log_dir: str = "logs"  # TensorBoard: <log_dir>/<run_name>/tb
+    run_name: str | None = None  # default: the output folder's name
+    init: str | None = None  # weights only, fresh schedule (phase 2 from phase 1; imported Google/HF)
+    device_target: str = "CPU"
+    jit: bool = True  # graph mode for the train step; false = PyNative, for debugging
+    precision: str = "fp32"  # fp16/bf16: mindspore.amp mixed precision (Ascend/GPU)
+    loss_scale: str = "dynamic"  # dynamic | static
+    loss_scale_value: float = 65536.0  # initial (dynamic) or fixed (static) scale; fp32 uses 1
+    train_batch_size: int = 32  # per device and micro-batch
+    accumulation_steps: int = 1
+    epochs: int = 15
+    total_steps: int = 0  # > 0 overrides epochs
+    max_seq_length: int = 128
+    max_predictions_per_seq: int = 20
+    seed: int = 12345
+    save_steps: int = 1000
+    keep_checkpoints: int = 3
+    log_interval: int = 10
+    eval_steps: int = 0  # evaluate every N steps (0: at the end only, when eval_data is set)
+    eval_batches: int = 50
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+
+    def validate(self) -> None:
+        if self.device_target not in DEVICES:
+            raise ConfigError(f"device_target {self.device_target!r} is not one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.device_target == "CPU":
+            raise ConfigError(f"precision {self.precision} needs GPU or Ascend: MindSpore has no fast "
+                              f"half-precision CPU kernels (use fp32)")
+        if self.loss_scale not in ("dynamic", "static") or self.loss_scale_value <= 0:
+            raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
+        for key in ("train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
+                    "log_interval", "eval_batches", "max_seq_length", "max_predictions_per_seq"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.total_steps < 0 or self.eval_steps < 0:
+            raise ConfigError("total_steps and eval_steps must be >= 0")
+        self.bert_config()
+
+    def bert_config(self) -> BertConfig:
+        base = BertConfig.from_file(self.model_config).to_dict() if self.model_config else {}
+        try:
+            return BertConfig.from_dict(merge(base, self.model))
+        except ConfigError as exc:
+            raise ConfigError(f"model.{exc}") from None
+
+    @property
+    def run(self) -> str:
+        return self.run_name or Path(self.output_dir).name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_pretrain_config(path=None, overrides=()) -> PretrainConfig:
+    data = read_mapping(path) if path else {}
+    return from_dict(PretrainConfig, merge(data, parse_overrides(overrides)))
