@@ -29,7 +29,7 @@ def model_state(model) -> dict[str, np.ndarray]:
 def save_state(path: str | os.PathLike, state: dict[str, np.ndarray]) -> None:
     """Write a safetensors file atomically."""
     tmp = temporary_sibling(path)
-    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp))
+    save_file({k: np.array(v, order="C", copy=False) for k, v in state.items()}, str(tmp))  # keeps 0-d shapes
     os.replace(tmp, path)
 
 

@@ -17,3 +17,40 @@ def load_fixture(name: str) -> dict:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_module(module: str, *args, timeout: int = 600, **kwargs):
+    """`python -m module args…` with this venv's python on PATH (msrun starts workers as `python`)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=env, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def wiki_8k(tmp_path_factory):
+    """The enwiki sample through our chain with an 8k WordPiece vocab built by tools/build_vocab.py:
+    seq 64 / 10 predictions, one dupe pass — small enough for training tests on 2 cores."""
+    import subprocess
+    import sys
+
+    from bert import assets
+
+    out = tmp_path_factory.mktemp("wiki8k")
+    run = run_module("bert.data.prepare", "--input", assets.enwiki_sample(), "--vocab", assets.uncased_vocab(),
+                     "--output", out, "--stages", "extract,sentences", "shard_bytes=600000")
+    assert run.returncode == 0, run.stderr
+    vocab = out / "vocab.txt"
+    built = subprocess.run([sys.executable, str(REPO / "tools" / "build_vocab.py"), "--input", out / "text",
+                            "--output", vocab, "--vocab-size", "8000"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    run = run_module("bert.data.prepare", "--input", out / "text", "--vocab", vocab, "--output", out,
+                     "max_seq_length=64", "max_predictions_per_seq=10", "dupe_factor=1")
+    assert run.returncode == 0, run.stderr
+    return {"examples": out / "examples", "vocab": vocab, "text": out / "text"}
