@@ -205,9 +205,11 @@ class BertConfig:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "BertConfig":
-        """Google's bert_config.json or our YAML (`name: L4-H256` plus overrides, or all fields)."""
+        """Google's bert_config.json, HF's config.json or our YAML (`name: L4-H256` + overrides, or all fields)."""
         data = read_mapping(path)
         try:
+            if "model_type" in data:  # a Hugging Face config.json
+                return cls.from_hf_dict(data)
             return cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bert.checkpoint import CheckpointError, assign_state, check_config_match
+from bert.checkpoint import CheckpointError, check_config_match
+from bert.convert import load_pretrained
 from bert.config import ConfigError
-from bert.train.config import PretrainConfig, load_pretrain_config
+from bert.train.config import PretrainConfig, load_config
 from bert.train.data import DataFeedError, PretrainingFeed, check_files, resolve_files
 
 
@@ -39,26 +40,25 @@ class StopRequest:
 
 
 def build(cfg: PretrainConfig, world: int, total_steps: int):
-    """Model, loss, optimizer and train step for this config."""
+    """Model, optimizer and train step for this config."""
     import mindspore as ms
-    from mindspore import amp
 
     from bert.model import BertForPreTraining
-    from bert.optim import build_optimizer
     from bert.train.loss import PretrainingLoss
-    from bert.train.step import TrainStep, make_loss_scaler
+    from bert.train.step import make_train_step
 
     ms.set_seed(cfg.seed)
     model = BertForPreTraining(cfg.bert_config())
-    if cfg.precision != "fp32":
-        amp.auto_mixed_precision(model, "O2", ms.float16 if cfg.precision == "fp16" else ms.bfloat16)
-    optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)
-    scale = cfg.loss_scale_value if cfg.precision != "fp32" else 1.0
-    scaler = make_loss_scaler(cfg.loss_scale if cfg.precision != "fp32" else "static", scale)
-    step = TrainStep(PretrainingLoss(model), optimizer, scaler, cfg.optim.grad_clip_norm,
-                     cfg.accumulation_steps, world, jit=cfg.jit)
-    step.set_train(True)
-    return model, optimizer, step
+    step = make_train_step(PretrainingLoss(model), model, cfg, world, total_steps)
+    return model, step.optimizer, step
+
+
+def resolve_init(path: Path) -> Path:
+    """A checkpoints/ folder means its newest complete checkpoint; anything else is used as is."""
+    from bert.train.checkpointing import CheckpointManager
+
+    latest = CheckpointManager(path).latest() if path.is_dir() else None
+    return latest or path
 
 
 def to_inputs(micro_batches, global_batch: int, world: int):
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stop = StopRequest()
     try:
-        cfg = load_pretrain_config(args.config, args.overrides)
+        cfg = load_config(PretrainConfig, args.config, args.overrides)
         return train(cfg, stop)
     except (ConfigError, DataFeedError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -139,10 +139,10 @@ def train(cfg: PretrainConfig, stop: StopRequest) -> int:
         global_step = state["step"]
         print(f"resumed from {latest} at step {global_step}", flush=True)
     elif cfg.init:
-        init_config, weights = weights_only(Path(cfg.init))
-        check_config_match(bert_config, init_config, f"init checkpoint {cfg.init}")
-        assign_state(model, weights, source=f"init checkpoint {cfg.init}")
-        print(f"initialised weights from {cfg.init}", flush=True)
+        source = resolve_init(Path(cfg.init))
+        left = load_pretrained(model, source, missing_ok=("cls.",))
+        print(f"initialised weights from {source}" + (f" ({len(left)} head tensors fresh)" if left else ""),
+              flush=True)
 
     logdir = Path(cfg.log_dir) / cfg.run / "tb"
     logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict())
@@ -167,10 +167,11 @@ def train(cfg: PretrainConfig, stop: StopRequest) -> int:
             inputs, masked = to_inputs(micro, feed.global_batch, world)
             m = step_cell.step(inputs)
             global_step += 1
-            logger.train_step(global_step, {**m, "mlm_loss": m["mlm_sum"] / max(masked, 1e-5),
-                                            "nsp_loss": m["nsp_sum"] / feed.global_batch,
-                                            "mlm_accuracy": m["mlm_correct"] / max(masked, 1e-5),
-                                            "nsp_accuracy": m["nsp_correct"] / feed.global_batch},
+            mlm_sum, nsp_sum, mlm_correct, nsp_correct = m["sums"]
+            logger.train_step(global_step, {**m, "mlm_loss": mlm_sum / max(masked, 1e-5),
+                                            "nsp_loss": nsp_sum / feed.global_batch,
+                                            "mlm_accuracy": mlm_correct / max(masked, 1e-5),
+                                            "nsp_accuracy": nsp_correct / feed.global_batch},
                               lr, time.time() - start, feed.global_batch, cfg.log_interval)
             if eval_files and cfg.eval_steps and global_step % cfg.eval_steps == 0:
                 logger.scalars(global_step, evaluate(step_cell, eval_files, cfg, rank, world, eval_rows))

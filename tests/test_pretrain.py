@@ -205,3 +205,14 @@ def test_output_dir_holding_another_models_checkpoint_is_refused(wiki_8k, baseli
     run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, "model.name=L2-H256"))
     assert run.returncode == 2
     assert "does not match the model config: hidden_size 128 != 256" in run.stderr, run.stderr
+
+
+def test_init_loads_weights_only_with_a_fresh_schedule(wiki_8k, baseline, tmp_path):
+    run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, f"init={baseline[0] / 'checkpoints'}",
+                                                 "total_steps=2", "save_steps=2"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"initialised weights from {baseline[0] / 'checkpoints' / 'step_00000008'}" in run.stdout
+    assert sorted(losses(run.stdout)) == [1, 2]  # a new run: step 1, lr warming up from 0
+    assert "lr: 0.000e+00" in run.stdout.splitlines()[[i for i, l in enumerate(run.stdout.splitlines())
+                                                        if l.startswith("step: 1/")][0]]
+    assert losses(run.stdout)[1][0] < baseline[1][1][0] - 0.05  # starts from the trained weights

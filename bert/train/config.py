@@ -1,5 +1,5 @@
-"""`PretrainConfig`: one schema for a pretraining run (configs/pretrain.yaml + `key=value`
-overrides), resolved and saved with every checkpoint."""
+"""Run configs — `PretrainConfig` (configs/pretrain.yaml) and `FinetuneConfig`
+(configs/finetune_sst2.yaml) — loaded from YAML + `key=value` overrides, saved with every checkpoint."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,10 +52,10 @@ class PretrainConfig:
         if self.loss_scale not in ("dynamic", "static") or self.loss_scale_value <= 0:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         for key in ("train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
-                    "log_interval", "eval_batches", "max_seq_length", "max_predictions_per_seq"):
-            if getattr(self, key) < 1:
+                    "log_interval", "eval_batches", "max_seq_length", "max_predictions_per_seq", "eval_batch_size"):
+            if getattr(self, key, 1) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
-        if self.total_steps < 0 or self.eval_steps < 0:
+        if getattr(self, "total_steps", 0) < 0 or self.eval_steps < 0:
             raise ConfigError("total_steps and eval_steps must be >= 0")
         self.bert_config()
 
@@ -74,6 +74,53 @@ class PretrainConfig:
         return dataclasses.asdict(self)
 
 
-def load_pretrain_config(path=None, overrides=()) -> PretrainConfig:
+def load_config(cls, path=None, overrides=()):
+    """`cls` (PretrainConfig or FinetuneConfig) from a YAML file and `key=value` overrides."""
     data = read_mapping(path) if path else {}
-    return from_dict(PretrainConfig, merge(data, parse_overrides(overrides)))
+    return from_dict(cls, merge(data, parse_overrides(overrides)))
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    """SST-2 finetuning; defaults follow Google's compact-model recipe (4 epochs, 10 % warmup)."""
+
+    model: dict = dataclasses.field(default_factory=lambda: {"name": "L4-H256"})
+    model_config: str | None = None
+    init: str | None = None  # our checkpoint, an HF directory or a TF checkpoint (seed's --bert_ckpt)
+    vocab: str | None = None  # default: vocab.txt next to the init checkpoint
+    data_dir: str = "data/SST-2"  # GLUE layout: train.tsv, dev.tsv, test.tsv (seed's --dataset_path)
+    output_dir: str = "outputs/finetune/sst2"
+    log_dir: str = "logs"
+    run_name: str | None = None
+    num_labels: int = 2
+    device_target: str = "CPU"
+    jit: bool = True
+    precision: str = "fp32"  # fp16/bf16 on GPU/Ascend (seed's --amp)
+    loss_scale: str = "dynamic"
+    loss_scale_value: float = 65536.0
+    train_batch_size: int = 32
+    eval_batch_size: int = 64  # seed's --test_batch_size
+    accumulation_steps: int = 1
+    epochs: int = 4
+    max_length: int = 64  # 64, 128, 256 or 512
+    warmup_proportion: float = 0.1
+    accuracy_threshold: float = 0.0  # keep a best checkpoint only from this dev accuracy on (seed's --acc)
+    eval_steps: int = 0  # also evaluate every N steps (always at each epoch end)
+    save_steps: int = 500
+    keep_checkpoints: int = 2
+    log_interval: int = 20
+    seed: int = 12345
+    optim: OptimConfig = dataclasses.field(default_factory=lambda: OptimConfig(learning_rate=1e-4, warmup_steps=0))
+
+    def validate(self) -> None:
+        PretrainConfig.validate(self)  # the shared fields follow the same rules
+        if self.max_length not in (64, 128, 256, 512):
+            raise ConfigError(f"max_length must be 64, 128, 256 or 512, got {self.max_length}")
+        if not 0 <= self.warmup_proportion < 1 or not 0 <= self.accuracy_threshold <= 1:
+            raise ConfigError("warmup_proportion must be in [0, 1) and accuracy_threshold in [0, 1]")
+        if self.num_labels < 2:
+            raise ConfigError(f"num_labels must be at least 2, got {self.num_labels}")
+
+    bert_config = PretrainConfig.bert_config
+    run = PretrainConfig.run
+    to_dict = PretrainConfig.to_dict

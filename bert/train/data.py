@@ -64,13 +64,13 @@ def check_files(files: list[Path], max_seq_length: int, max_predictions: int, vo
     return rows
 
 
-class PretrainingFeed:
+class StepOrder:
     """Step s of epoch e takes rows perm_e[s·G : (s+1)·G] (G = batch × accumulation × world, perm_e
-    a permutation seeded by seed + e); rank r gets every W-th of them, cut into micro-batches."""
+    a permutation seeded by seed + e); rank r gets every W-th of them, cut into micro-batches.
+    Any world size and accumulation that keep G therefore see the same rows in every step."""
 
-    def __init__(self, files, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
-                 num_rows: int, shuffle: bool = True):
-        self.files = [str(f) for f in files]
+    def __init__(self, num_rows: int, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
+                 shuffle: bool = True):
         self.batch_size, self.accumulation = batch_size, accumulation
         self.rank, self.world, self.seed, self.shuffle = rank, world, seed, shuffle
         self.global_batch = batch_size * accumulation * world
@@ -79,24 +79,50 @@ class PretrainingFeed:
         if self.steps_per_epoch == 0:
             raise DataFeedError(f"{num_rows} rows are fewer than one global batch of {self.global_batch}")
 
-    def _rank_indices(self, epoch: int, start_step: int) -> np.ndarray:
+    def rank_indices(self, epoch: int, start_step: int = 0) -> np.ndarray:
         order = (np.random.default_rng([self.seed, epoch]).permutation(self.num_rows) if self.shuffle
                  else np.arange(self.num_rows))
         steps = order[: self.steps_per_epoch * self.global_batch].reshape(self.steps_per_epoch, self.global_batch)
         return steps[start_step:, self.rank::self.world].reshape(-1)
 
+    def group(self, batches, start_step: int):
+        """Micro-batches → (step, [accumulation micro-batches]) pairs."""
+        step, micro = start_step, []
+        for batch in batches:
+            micro.append(batch)
+            if len(micro) == self.accumulation:
+                yield step, micro
+                step, micro = step + 1, []
+
+
+class PretrainingFeed(StepOrder):
+    """StepOrder over MindRecord shards, read by mindspore.dataset with explicit columns."""
+
+    def __init__(self, files, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
+                 num_rows: int, shuffle: bool = True):
+        super().__init__(num_rows, batch_size, accumulation, rank, world, seed, shuffle)
+        self.files = [str(f) for f in files]
+
     def epoch(self, epoch: int, start_step: int = 0):
         """Yield (step, [micro-batch column tuples]) for steps start_step … of `epoch`."""
         import mindspore.dataset as ds
 
-        indices = self._rank_indices(epoch, start_step)
+        indices = self.rank_indices(epoch, start_step)
         if len(indices) == 0:
             return
         dataset = ds.MindDataset(self.files, columns_list=list(COLUMNS), sampler=ds.SubsetSampler(indices.tolist()))
         dataset = dataset.batch(self.batch_size, drop_remainder=True)
-        step, micro = start_step, []
-        for row in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1):
-            micro.append(row)
-            if len(micro) == self.accumulation:
-                yield step, micro
-                step, micro = step + 1, []
+        yield from self.group(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1), start_step)
+
+
+class ArrayFeed(StepOrder):
+    """StepOrder over in-memory columns (a tokenized task set)."""
+
+    def __init__(self, columns: tuple[np.ndarray, ...], batch_size: int, accumulation: int, rank: int,
+                 world: int, seed: int, shuffle: bool = True):
+        super().__init__(len(columns[0]), batch_size, accumulation, rank, world, seed, shuffle)
+        self.columns = columns
+
+    def epoch(self, epoch: int, start_step: int = 0):
+        indices = self.rank_indices(epoch, start_step).reshape(-1, self.batch_size)
+        yield from self.group((tuple(c[i] for c in self.columns) for i in indices), start_step)

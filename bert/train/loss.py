@@ -32,3 +32,18 @@ class PretrainingLoss(nn.Cell):
         mlm_correct = ((mlm_logits.argmax(-1) == masked_lm_ids).astype(ms.float32) * masked_lm_weights).sum()
         nsp_correct = (nsp_logits.argmax(-1) == labels).astype(ms.float32).sum()
         return loss, (mlm_sum, nsp_sum, mlm_correct, nsp_correct)
+
+
+class ClassificationLoss(nn.Cell):
+    """Sequence classification: cross-entropy summed over the micro-batch, divided by the global
+    batch size (passed in), plus (nll sum, correct count) for metrics."""
+
+    def __init__(self, model):
+        super().__init__(auto_prefix=False)
+        self.model = model
+
+    def construct(self, input_ids, token_type_ids, attention_mask, labels, denominator):
+        logits = self.model(input_ids, token_type_ids, attention_mask)
+        nll_sum = token_nll(logits, labels).sum()
+        correct = (logits.argmax(-1) == labels).astype(ms.float32).sum()
+        return nll_sum / denominator, (nll_sum, correct)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import Parameter, ParameterTuple, amp, nn, ops
 
-from bert.optim import clip_by_global_norm, global_norm
+from bert.optim import build_optimizer, clip_by_global_norm, global_norm
 
 
 def make_loss_scaler(kind: str, value: float):
@@ -84,7 +84,8 @@ class TrainStep(nn.Cell):
             self.loss_net.set_train(True)
 
     def step(self, micro_batches: list[tuple]) -> dict:
-        """Run one optimizer step over this rank's micro-batches; metrics summed over all ranks."""
+        """Run one optimizer step over this rank's micro-batches. Returns the loss and the loss
+        net's auxiliary sums (`sums`), both summed over micro-batches and ranks, and the step's state."""
         totals = None
         for k, batch in enumerate(micro_batches):
             last = k == len(micro_batches) - 1
@@ -95,7 +96,19 @@ class TrainStep(nn.Cell):
         norm, finite, scale = out[2], out[3], out[4]
         totals = self._sum_over_ranks(totals).asnumpy()
         scale_value = float(scale.asnumpy())
-        return {"loss": float(totals[0]) / scale_value, "mlm_sum": float(totals[1]), "nsp_sum": float(totals[2]),
-                "mlm_correct": float(totals[3]), "nsp_correct": float(totals[4]),
+        return {"loss": float(totals[0]) / scale_value, "sums": [float(x) for x in totals[1:]],
                 "grad_norm": float(norm.asnumpy()), "finite": bool(finite.asnumpy()), "loss_scale": scale_value,
                 "skipped_steps": int(self.skipped.asnumpy())}
+
+
+def make_train_step(loss_net: nn.Cell, model: nn.Cell, cfg, world: int, total_steps: int) -> TrainStep:
+    """The train step a run config asks for: mixed precision from mindspore.amp on GPU/Ascend
+    (fp16/bf16, dynamic loss scale), fp32 without scaling otherwise; its optimizer and schedule."""
+    mixed = cfg.precision != "fp32"
+    if mixed:
+        amp.auto_mixed_precision(model, "O2", ms.float16 if cfg.precision == "fp16" else ms.bfloat16)
+    optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)
+    scaler = make_loss_scaler(cfg.loss_scale, cfg.loss_scale_value) if mixed else make_loss_scaler("static", 1.0)
+    step = TrainStep(loss_net, optimizer, scaler, cfg.optim.grad_clip_norm, cfg.accumulation_steps, world, cfg.jit)
+    step.set_train(True)
+    return step
