@@ -154,7 +154,8 @@ def finetune(cfg: FinetuneConfig, stop: StopRequest) -> int:
                                                       "seed": cfg.seed, "config": cfg.to_dict()})
 
     window = []
-    while global_step < total_steps and not stop:
+    stopping = False
+    while global_step < total_steps and not stopping:
         epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(step_cell.optimizer.learning_rate(step_cell.optimizer.global_step).asnumpy().reshape(-1)[0])
@@ -162,6 +163,7 @@ def finetune(cfg: FinetuneConfig, stop: StopRequest) -> int:
             denominator = ms.Tensor(float(feed.global_batch), ms.float32)
             m = step_cell.step([tuple(ms.Tensor(c) for c in b) + (denominator,) for b in micro])
             global_step += 1
+            stopping = distributed.agree_to_stop(bool(stop), world)
             window.append((m["loss"], time.time() - start))
             if global_step % cfg.log_interval == 0:
                 loss, seconds = np.mean(window, axis=0)
@@ -174,14 +176,15 @@ def finetune(cfg: FinetuneConfig, stop: StopRequest) -> int:
             epoch_end = global_step % feed.steps_per_epoch == 0
             if epoch_end or (cfg.eval_steps and global_step % cfg.eval_steps == 0):
                 dev_eval()
-            if global_step % cfg.save_steps == 0 or epoch_end or stop:
+            if global_step % cfg.save_steps == 0 or epoch_end or stopping:
                 save()
-            if stop:
+            if stopping:
                 break
     logger.close()
-    if stop:
+    if stopping:
         if rank == 0:
-            print(f"received {stop.signal_name}: saved step {global_step}, exiting to be requeued", flush=True)
+            who = stop.signal_name or "a stop request on another rank"
+            print(f"received {who}: saved step {global_step}, exiting to be requeued", flush=True)
         return 0
     if rank == 0:
         write_results(cfg, output, model, test_cols, dataset, best, history)

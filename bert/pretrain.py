@@ -67,7 +67,7 @@ def to_inputs(micro_batches, global_batch: int, world: int):
 
     from bert.train.distributed import all_reduce_sum
 
-    masked = all_reduce_sum(float(sum(b[5].sum() for b in micro_batches)), world)
+    masked = all_reduce_sum([float(sum(b[5].sum() for b in micro_batches))], world)[0]
     extra = (ms.Tensor(masked + 1e-5, ms.float32), ms.Tensor(float(global_batch), ms.float32))
     return [tuple(ms.Tensor(c) for c in batch) + extra for batch in micro_batches], masked
 
@@ -85,7 +85,7 @@ def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_r
         _, (mlm_sum, nsp_sum, mlm_correct, nsp_correct) = step_cell.evaluate(*batch)
         sums += [float(x.asnumpy()) for x in (mlm_sum, nsp_sum, mlm_correct, nsp_correct)] + [
             float(micro[0][5].sum()), feed.batch_size]
-    sums = np.array([all_reduce_sum(v, world) for v in sums])
+    sums = np.array(all_reduce_sum(list(sums), world))
     masked, examples = max(sums[4], 1e-5), max(sums[5], 1)
     return {"eval/mlm_loss": sums[0] / masked, "eval/nsp_loss": sums[1] / examples,
             "eval/loss": sums[0] / masked + sums[1] / examples,
@@ -159,7 +159,8 @@ def train(cfg: PretrainConfig, stop: StopRequest) -> int:
                 "samples_seen": global_step * feed.global_batch, "seed": cfg.seed,
                 "world_size": world, "config": cfg.to_dict()})
 
-    while global_step < total_steps and not stop:
+    stopping = False
+    while global_step < total_steps and not stopping:
         epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(optimizer.learning_rate(optimizer.global_step).asnumpy().reshape(-1)[0])
@@ -167,6 +168,7 @@ def train(cfg: PretrainConfig, stop: StopRequest) -> int:
             inputs, masked = to_inputs(micro, feed.global_batch, world)
             m = step_cell.step(inputs)
             global_step += 1
+            stopping = distributed.agree_to_stop(bool(stop), world)
             mlm_sum, nsp_sum, mlm_correct, nsp_correct = m["sums"]
             logger.train_step(global_step, {**m, "mlm_loss": mlm_sum / max(masked, 1e-5),
                                             "nsp_loss": nsp_sum / feed.global_batch,
@@ -175,14 +177,15 @@ def train(cfg: PretrainConfig, stop: StopRequest) -> int:
                               lr, time.time() - start, feed.global_batch, cfg.log_interval)
             if eval_files and cfg.eval_steps and global_step % cfg.eval_steps == 0:
                 logger.scalars(global_step, evaluate(step_cell, eval_files, cfg, rank, world, eval_rows))
-            if global_step % cfg.save_steps == 0 or global_step == total_steps or stop:
+            if global_step % cfg.save_steps == 0 or global_step == total_steps or stopping:
                 save()
-            if global_step >= total_steps or stop:
+            if global_step >= total_steps or stopping:
                 break
-    if stop:
+    if stopping:
         if rank == 0:
-            print(f"received {stop.signal_name}: saved step {global_step} to {checkpoints.latest()}, "
-                  f"exiting to be requeued", flush=True)
+            who = stop.signal_name or "a stop request on another rank"
+            print(f"received {who}: saved step {global_step} to {checkpoints.latest()}, exiting to be requeued",
+                  flush=True)
         logger.close()
         return 0
     if eval_files and not cfg.eval_steps:

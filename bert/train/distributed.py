@@ -15,7 +15,10 @@ def launched_distributed() -> bool:
 
 def setup(device_target: str) -> tuple[int, int]:
     """Select the device and join the group if launched as several workers → (rank, world)."""
-    ms.set_device(device_target)
+    if device_target == "CPU":
+        ms.set_device(device_target)
+    else:  # one process per accelerator: the launcher (msrun or jobs/launch.py) exports DEVICE_ID
+        ms.set_device(device_target, int(os.environ.get("DEVICE_ID", "0")))
     if not launched_distributed():
         return 0, 1
     from mindspore.communication import get_group_size, get_rank, init
@@ -24,12 +27,19 @@ def setup(device_target: str) -> tuple[int, int]:
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=False,
                                  device_num=world)
-    return rank, world  # on GPU/Ascend msrun's dynamic cluster binds each worker to its local device
+    return rank, world
 
 
-def all_reduce_sum(value: float, world: int) -> float:
+def all_reduce_sum(values: list[float], world: int) -> list[float]:
+    """Sum each value over all ranks (one small collective)."""
     if world == 1:
-        return value
+        return list(values)
     from mindspore import ops
 
-    return float(ops.AllReduce()(ms.Tensor([value], ms.float32)).asnumpy()[0])
+    return [float(v) for v in ops.AllReduce()(ms.Tensor(values, ms.float32)).asnumpy()]
+
+
+def agree_to_stop(requested: bool, world: int) -> bool:
+    """True on every rank as soon as any rank was asked to stop: all ranks then save and leave
+    at the same step (a rank that stopped alone would leave the others blocked in a collective)."""
+    return all_reduce_sum([float(requested)], world)[0] > 0
