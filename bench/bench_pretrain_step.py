@@ -33,8 +33,9 @@ import numpy as np
 
 CLS, SEP, MASK, PAD = 101, 102, 103, 0
 FIRST_WORD_ID = 1000  # ids below are [unused*] / special tokens in the uncased vocab
-TORCH_VARIANTS = {"fp32": (False, False), "bf16": (True, False), "compile": (False, True),
-                  "compile+bf16": (True, True)}  # name → (bf16 autocast, torch.compile)
+TORCH_VARIANTS = {"fp32": (False, False, False), "bf16": (True, False, False), "compile": (False, True, False),
+                  "compile+bf16": (True, True, False), "fp32-gathered": (False, False, True)}
+# name → (bf16 autocast, torch.compile, MLM head only at the masked positions as Google / bert.model do)
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -86,27 +87,72 @@ def summarize(times: list[float], batch: int) -> dict:
 
 
 def peak_rss_gb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it is not inherited across fork+exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024 ** 2
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # Linux: KiB
 
 
-def timed_loop(step_fn, n_warmup: int, n_steps: int) -> tuple[list[float], float, list[float], float]:
-    """→ (timed step seconds, warmup seconds, first losses, CPU cores busy during the timed steps)."""
+def system_busy_seconds() -> float:
+    """CPU-seconds all processes have been busy since boot (/proc/stat), or nan off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def others_busy(window: float = 2.0) -> float:
+    """CPU cores other processes kept busy over the next `window` seconds."""
+    busy0, own0, wall0 = system_busy_seconds(), own_cpu_seconds(), time.perf_counter()
+    time.sleep(window)
+    wall = time.perf_counter() - wall0
+    return (system_busy_seconds() - busy0 - (own_cpu_seconds() - own0)) / wall
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.25) -> str:
+    """Wait (up to max_wait s) until other processes use < threshold cores; → a note for the log."""
+    if max_wait <= 0:
+        return ""
+    start = time.perf_counter()
+    while True:
+        busy = others_busy()
+        if busy < threshold:
+            return f"quiet after {time.perf_counter() - start:.0f} s"
+        if time.perf_counter() - start > max_wait:
+            return f"still busy ({busy:.2f} cores) after {max_wait:.0f} s"
+
+
+def timed_loop(step_fn, n_warmup: int, n_steps: int) -> tuple[list[float], float, list[float], float, float]:
+    """→ (timed step seconds, warmup seconds, first losses, CPU cores this process kept busy during the
+    timed steps, CPU cores all *other* processes kept busy meanwhile: > 0.1 means contention)."""
     losses = []
     start = time.perf_counter()
     for k in range(n_warmup):
         losses.append(step_fn(k))
     warmup_s = time.perf_counter() - start
     times = []
-    cpu0, wall0 = os.times(), time.perf_counter()
+    own0, busy0, wall0 = own_cpu_seconds(), system_busy_seconds(), time.perf_counter()
     for k in range(n_steps):
         t0 = time.perf_counter()
         loss = step_fn(n_warmup + k)
         times.append(time.perf_counter() - t0)
         if len(losses) < 3:
             losses.append(loss)
-    cpu1, wall1 = os.times(), time.perf_counter()
-    cores = ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / (wall1 - wall0)
-    return times, warmup_s, losses, cores
+    own, busy, wall = own_cpu_seconds() - own0, system_busy_seconds() - busy0, time.perf_counter() - wall0
+    return times, warmup_s, losses, own / wall, max(0.0, (busy - own) / wall)
 
 
 # ----------------------------------------------------------------------------- torch side (subprocess)
@@ -120,7 +166,7 @@ def torch_worker(spec: dict) -> dict:
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
-    bf16, compiled = TORCH_VARIANTS[spec["variant"]]
+    bf16, compiled, gathered = TORCH_VARIANTS[spec["variant"]]
     c = spec["bert_config"]
     config = HFConfig(vocab_size=c["vocab_size"], hidden_size=c["hidden_size"],
                       num_hidden_layers=c["num_hidden_layers"], num_attention_heads=c["num_attention_heads"],
@@ -137,7 +183,26 @@ def torch_worker(spec: dict) -> dict:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o["weight_decay"]},
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=o["learning_rate"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
-    forward = torch.compile(model) if compiled else model
+
+    class Gathered(torch.nn.Module):
+        """Not HF's way: the MLM head (transform + 30522-way decoder) runs on the masked positions only."""
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids, positions, masked_ids, next_sentence_label,
+                    **_):
+            out = self.m.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            rows = torch.arange(input_ids.shape[0])[:, None]
+            mlm = self.m.cls.predictions(out.last_hidden_state[rows, positions])
+            nsp = self.m.cls.seq_relationship(out.pooler_output)
+            loss = (torch.nn.functional.cross_entropy(mlm.reshape(-1, mlm.shape[-1]), masked_ids.reshape(-1))
+                    + torch.nn.functional.cross_entropy(nsp, next_sentence_label))
+            return transformers.utils.ModelOutput(loss=loss)
+
+    forward = Gathered(model) if gathered else model
+    forward = torch.compile(forward) if compiled else forward
 
     data = np.load(spec["batches"])
     batches = []
@@ -151,21 +216,24 @@ def torch_worker(spec: dict) -> dict:
                         "attention_mask": torch.from_numpy(data[f"{k}/input_mask"].astype(np.int64)),
                         "token_type_ids": torch.from_numpy(data[f"{k}/segment_ids"].astype(np.int64)),
                         "labels": labels,
+                        **({"positions": torch.from_numpy(positions),
+                            "masked_ids": torch.from_numpy(data[f"{k}/masked_lm_ids"].astype(np.int64))}
+                           if gathered else {}),
                         "next_sentence_label": torch.from_numpy(
                             data[f"{k}/next_sentence_labels"].reshape(-1).astype(np.int64))})
 
     def step(k):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = forward(**batches[k % len(batches)]).loss
+            loss = forward(**batches[k % len(batches)])["loss"]
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), spec["grad_clip_norm"])
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return float(loss.item())
 
-    times, warmup_s, losses, cores = timed_loop(step, spec["warmup"], spec["steps"])
+    times, warmup_s, losses, cores, others = timed_loop(step, spec["warmup"], spec["steps"])
     return {**summarize(times, spec["batch"]), "warmup_s": warmup_s, "first_losses": losses,
-            "cpu_cores": cores, "peak_rss_gb": peak_rss_gb(), "torch": torch.__version__,
+            "cpu_cores": cores, "others_cores": others, "peak_rss_gb": peak_rss_gb(), "torch": torch.__version__,
             "transformers": transformers.__version__, "threads": torch.get_num_threads(),
             "attn_implementation": getattr(model.config, "_attn_implementation", "?"), "times": times}
 
@@ -202,8 +270,9 @@ def mindspore_run(args, batches: list[dict], jit: bool) -> dict:
         inputs, _ = to_inputs(micro[k % len(micro)], args.batch, 1)  # as bert.pretrain.train times it
         return step_cell.step(inputs)["loss"]
 
-    times, warmup_s, losses, cores = timed_loop(step, args.warmup, args.steps)
+    times, warmup_s, losses, cores, others = timed_loop(step, args.warmup, args.steps)
     return {**summarize(times, args.batch), "warmup_s": warmup_s, "first_losses": losses, "cpu_cores": cores,
+            "others_cores": others,
             "peak_rss_gb": peak_rss_gb(), "times": times}
 
 
@@ -232,7 +301,13 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-bf16", action="store_true", help="add an HF run under bf16 autocast")
     parser.add_argument("--torch-compile", action="store_true",
                         help="add an HF run with torch.compile (with --torch-bf16 also compile+bf16)")
+    parser.add_argument("--torch-gathered", action="store_true",
+                        help="add an HF fp32 run whose MLM head runs on the masked positions only (not HF's "
+                             "own loss; the same work as the MindSpore model)")
     parser.add_argument("--torch-timeout", type=float, default=900, help="seconds per torch subprocess")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="before each run wait up to SECONDS until other processes use < 0.25 cores "
+                             "(default 0: don't wait); the 'others' column shows the contention each run saw")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
     parser.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -253,9 +328,14 @@ def main(argv=None) -> int:
           f"{bert_config.intermediate_size}, {bert_config.hidden_act}, dropout {bert_config.hidden_dropout_prob}), "
           f"seq {args.seq}, batch {args.batch}, {args.max_predictions} predictions, vocab {args.vocab}, AdamW, "
           f"clip 1.0; {args.steps} timed steps after {args.warmup} warmup; {padded:.1%} of tokens are padding")
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
-          + (" (others are using the CPU: numbers are noisy)" if load[0] > 0.5 else ""), flush=True)
+    load, busy = os.getloadavg(), others_busy()
+    print(f"machine: {os.cpu_count()} CPUs; at start load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+          f"other processes busy on {busy:.2f} cores", flush=True)
+
+    def quiet(name):
+        note = wait_quiet(args.wait_quiet)
+        if note:
+            print(f"  ({name}: {note})", flush=True)
 
     results: dict[str, dict] = {}
     if not args.no_graph or args.pynative:
@@ -268,10 +348,12 @@ def main(argv=None) -> int:
             ms.runtime.dispatch_threads_num(args.ms_dispatch_threads)
         tag = "".join(f", {k} {v}" for k, v in (("threads_num", args.ms_threads),
                                                 ("dispatch", args.ms_dispatch_threads)) if v is not None)
-        if not args.no_graph:
-            results[f"MindSpore {ms.__version__} graph (jit){tag}"] = mindspore_run(args, batches, jit=True)
-        if args.pynative:
-            results[f"MindSpore {ms.__version__} PyNative{tag}"] = mindspore_run(args, batches, jit=False)
+        for jit, mode in ((True, "graph (jit)"), (False, "PyNative")):
+            if (jit and args.no_graph) or (not jit and not args.pynative):
+                continue
+            name = f"MindSpore {ms.__version__} {mode}{tag}"
+            quiet(name)
+            results[name] = mindspore_run(args, batches, jit=jit)
 
     if args.torch_python is None:
         print("torch reference skipped: pass --torch-python")
@@ -279,6 +361,8 @@ def main(argv=None) -> int:
         variants = ["fp32"] + (["bf16"] if args.torch_bf16 else []) + (["compile"] if args.torch_compile else [])
         if args.torch_bf16 and args.torch_compile:
             variants.append("compile+bf16")
+        if args.torch_gathered:
+            variants.append("fp32-gathered")
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "batches.npz")
             np.savez(path, **{f"{k}/{c}": v for k, b in enumerate(batches) for c, v in b.items()})
@@ -287,6 +371,7 @@ def main(argv=None) -> int:
                         "bert_config": bert_config.to_dict(), "optim": vars(OptimConfig()),
                         "grad_clip_norm": OptimConfig().grad_clip_norm, "batches": path,
                         "n_batches": args.batches, "batch": args.batch, "warmup": args.warmup, "steps": args.steps}
+                quiet(f"HF {variant}")
                 res = run_torch(args.torch_python, spec, args.torch_timeout)
                 name = f"HF torch {res.get('torch', '')} {variant}".replace("  ", " ")
                 results[name] = res
@@ -304,15 +389,22 @@ def main(argv=None) -> int:
 def report(results: dict, args) -> None:
     ok = {k: v for k, v in results.items() if "error" not in v}
     width = max([len(k) for k in results] + [10])
-    print(f"\n{'run':<{width}}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'cores':>5}  {'RSS GB':>6}  "
-          f"{'warmup s':>8}  first losses")
+    print(f"\n{'run':<{width}}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'cores':>5}  {'others':>6}  "
+          f"{'RSS GB':>6}  {'warmup s':>8}  first losses")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:<{width}}  failed: {r['error']}")
             continue
         losses = " ".join(f"{x:.3f}" for x in r["first_losses"][:3])
         print(f"{name:<{width}}  {r['median_s']:8.3f}  {r['p90_s']:7.3f}  {r['samples_per_s']:9.2f}  "
-              f"{r['cpu_cores']:5.2f}  {r['peak_rss_gb']:6.2f}  {r['warmup_s']:8.1f}  {losses}")
+              f"{r['cpu_cores']:5.2f}  {r['others_cores']:6.2f}  {r['peak_rss_gb']:6.2f}  {r['warmup_s']:8.1f}  "
+              f"{losses}")
+    print("(cores: CPU cores the run kept busy; others: cores other processes took meanwhile — above ~0.1 the "
+          "timings are contended, and torch with 2 threads on 2 cores suffers most; RSS: peak of the process, "
+          "MindSpore runs share one)")
+    contended = [k for k, r in ok.items() if r["others_cores"] > 0.1]
+    if contended:
+        print(f"WARNING: contended runs, re-run on a quiet machine (or with --wait-quiet): {', '.join(contended)}")
     ms_runs = {k: v for k, v in ok.items() if k.startswith("MindSpore")}
     torch_runs = {k: v for k, v in ok.items() if k.startswith("HF")}
     if ms_runs and torch_runs:

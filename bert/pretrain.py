@@ -20,6 +20,7 @@ import numpy as np
 from bert.checkpoint import CheckpointError, check_config_match
 from bert.convert import load_pretrained
 from bert.config import ConfigError
+from bert.tokenization import VocabError
 from bert.train.config import PretrainConfig, load_config
 from bert.train.data import DataFeedError, PretrainingFeed, check_files, resolve_files
 
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(PretrainConfig, args.config, args.overrides)
         return train(cfg, stop)
-    except (ConfigError, DataFeedError, CheckpointError) as exc:
+    except (ConfigError, DataFeedError, CheckpointError, VocabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

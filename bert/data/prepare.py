@@ -17,10 +17,11 @@ from pathlib import Path
 
 from bert.config import ConfigError
 from bert.data.config import load_data_config
-from bert.data.examples import examples_stage
+from bert.data.examples import examples_stage, text_shards
 from bert.data.extract import DataError, extract, extracted_files
 from bert.data.sentences import add_shard_arguments, sentences_stage
 from bert.data.shards import MANIFEST
+from bert.data.vocab import write_vocab
 from bert.tokenization import VocabError
 
 STAGES = ("extract", "sentences", "examples")
@@ -30,8 +31,10 @@ def is_dump(path: Path) -> bool:
     return path.suffix == ".bz2"
 
 
-def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards=1, stages=STAGES) -> Path:
-    """Run the requested stages; returns the examples folder."""
+def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards=1, stages=STAGES,
+            build_vocab: int = 0) -> Path:
+    """Run the requested stages; returns the examples folder. With `build_vocab` > 0 a missing
+    `vocab` file is first trained (WordPiece of that size) on the text shards."""
     input_path, output = Path(input_path), Path(output)
     text_dir = output / "text"
     if is_dump(input_path):
@@ -46,6 +49,10 @@ def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards
         text_dir = input_path  # already one sentence per line
     else:
         raise DataError(f"input {input_path} does not exist")
+    if build_vocab and not Path(vocab).is_file() and ("sentences" in stages or "examples" in stages):
+        if num_shards > 1:
+            raise DataError(f"vocab {vocab} is missing: build it (one task) before splitting the work")
+        write_vocab(text_shards(text_dir), Path(vocab), build_vocab, lowercase=cfg.do_lower_case is not False)
     if "examples" in stages:
         examples_stage(text_dir, vocab, output / "examples", cfg, workers, shard_index, num_shards)
     return output / "examples"
@@ -60,6 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/data.yaml" if Path("configs/data.yaml").is_file() else None,
                         help="data YAML (default configs/data.yaml)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    parser.add_argument("--build-vocab", type=int, default=0, metavar="SIZE",
+                        help="train a WordPiece vocab of SIZE tokens into --vocab first, when that file is missing")
     add_shard_arguments(parser)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="DataConfig overrides, e.g. dupe_factor=5")
     args = parser.parse_args(argv)
@@ -71,7 +80,7 @@ def main(argv=None) -> int:
             raise DataError(f"unknown stage {unknown[0]} (stages: {', '.join(STAGES)})")
         cfg = load_data_config(args.config, args.overrides)
         examples = prepare(args.input, args.vocab, args.output, cfg, args.workers, args.shard_index,
-                           args.num_shards, stages)
+                           args.num_shards, stages, args.build_vocab)
     except (DataError, ConfigError, VocabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

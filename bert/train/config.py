@@ -17,6 +17,7 @@ class PretrainConfig:
     model: dict = dataclasses.field(default_factory=lambda: {"name": "L4-H256"})  # BertConfig fields or name
     model_config: str | None = None  # a bert_config.json / YAML to start from (seed's --config)
     data: str = "data/examples"  # MindRecord folder or file (seed's --data_dir)
+    vocab: str | None = None  # the vocab the data was made with: sets model.vocab_size
     eval_data: str | None = None  # held-out MindRecord shard(s)
     output_dir: str = "outputs/pretrain"  # checkpoints/ go here; resumed from when present
     log_dir: str = "logs"  # TensorBoard: <log_dir>/<run_name>/tb
@@ -60,9 +61,15 @@ class PretrainConfig:
         self.bert_config()
 
     def bert_config(self) -> BertConfig:
+        """model_config file, then the `model` fields; a `vocab` file sets vocab_size to its length."""
         base = BertConfig.from_file(self.model_config).to_dict() if self.model_config else {}
+        model = dict(self.model)
+        if self.vocab:
+            from bert.tokenization import read_vocab
+
+            model["vocab_size"] = len(read_vocab(self.vocab))
         try:
-            return BertConfig.from_dict(merge(base, self.model))
+            return BertConfig.from_dict(merge(base, model))
         except ConfigError as exc:
             raise ConfigError(f"model.{exc}") from None
 

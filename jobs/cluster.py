@@ -1,0 +1,230 @@
+"""Submission machinery shared by the jobs/submit_*.py launchers: cluster profiles
+(configs/cluster/*.yaml) + command-line flags in, submitit executors and requeue-safe jobs out."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+import submitit
+import yaml
+
+from launch import REPO, Launch
+
+sys.path.insert(0, str(REPO))  # the submit scripts also use the bert package (config parsing, grid)
+# Jobs unpickle StageJob from this module: the job's python (which inherits this environment on
+# Slurm and locally) must find jobs/ and the repository.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(__file__).resolve().parent), str(REPO), os.environ.get("PYTHONPATH")) if p)
+
+PROFILES = REPO / "configs" / "cluster"
+CLUSTERS = ("slurm", "local", "debug")
+
+
+class SubmitError(Exception):
+    """A submission that cannot go ahead; one line for the user."""
+
+
+@dataclasses.dataclass
+class Profile:
+    scheduler: str = "slurm"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_min: int = 60
+    devices_per_node: int = 1
+    device_target: str = "CPU"
+    cpus_per_task: int | None = None
+    mem_gb: int | None = None
+    gpus_per_node: int | None = None
+    gres: str | None = None
+    setup: list = dataclasses.field(default_factory=list)
+    env: dict = dataclasses.field(default_factory=dict)
+    extra_sbatch: dict = dataclasses.field(default_factory=dict)
+    signal_delay_s: int = 120
+
+
+def load_profile(name: str) -> Profile:
+    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILES / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
+        raise SubmitError(f"unknown cluster profile {name!r} (profiles: {known})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise SubmitError(f"{path}: unknown key {unknown[0]}")
+    return Profile(**data)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | None) -> None:
+    parser.add_argument("--cluster", choices=CLUSTERS, default="slurm",
+                        help="slurm: sbatch through submitit; local: processes on this machine; debug: in this process")
+    parser.add_argument("--profile", default=None, help="configs/cluster/NAME.yaml or a path (default: slurm-cpu, or local)")
+    parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--devices-per-node", type=int, help="tasks (devices) per node (default: the profile's)")
+    parser.add_argument("--partition", help="Slurm partition (default: the profile's)")
+    parser.add_argument("--time", type=int, help="time limit in minutes (default: the profile's)")
+    parser.add_argument("--name", help="job name and logs/<name>/ folder (default: the stage)")
+    parser.add_argument("--dry-run", action="store_true", help="print the sbatch script and command; submit nothing")
+    if default_config is not None:
+        parser.add_argument("--config", default=default_config, help=f"stage config (default {default_config})")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="stage overrides, as on its CLI")
+
+
+@dataclasses.dataclass
+class Plan:
+    """What to submit: resolved from the common flags."""
+
+    cluster: str
+    profile: Profile
+    nodes: int
+    devices_per_node: int
+    name: str
+    folder: Path
+    dry_run: bool
+
+    @classmethod
+    def from_args(cls, args, stage: str) -> "Plan":
+        if args.nodes < 1:
+            raise SubmitError(f"--nodes must be at least 1, got {args.nodes}")
+        profile = load_profile(args.profile or ("local" if args.cluster != "slurm" else "slurm-cpu"))
+        if args.partition:
+            profile.partition = args.partition
+        if args.time:
+            profile.time_min = args.time
+        devices = args.devices_per_node or profile.devices_per_node
+        if devices < 1:
+            raise SubmitError(f"--devices-per-node must be at least 1, got {devices}")
+        if args.cluster != "slurm" and args.nodes > 1:
+            raise SubmitError(f"--nodes {args.nodes} needs --cluster slurm (the {args.cluster} executor is one machine)")
+        name = args.name or stage
+        return cls(args.cluster, profile, args.nodes, devices, name, REPO / "logs" / name / "submitit", args.dry_run)
+
+    def slurm_parameters(self, tasks_per_node: int | None = None, dependency: str | None = None) -> dict:
+        """sbatch options in submitit.SlurmExecutor's naming."""
+        p = self.profile
+        extra = {**p.extra_sbatch, "requeue": True}
+        if dependency:
+            extra.update({"dependency": dependency, "kill-on-invalid-dep": "yes"})
+        optional = {"partition": p.partition, "account": p.account, "qos": p.qos, "gres": p.gres,
+                    "cpus_per_task": p.cpus_per_task, "gpus_per_node": p.gpus_per_node,
+                    "mem": f"{p.mem_gb}GB" if p.mem_gb else None}
+        return {"job_name": self.name, "time": self.profile.time_min, "nodes": self.nodes,
+                "ntasks_per_node": tasks_per_node or self.devices_per_node, "signal_delay_s": p.signal_delay_s,
+                "setup": [*p.setup, *(f"export {k}={shlex.quote(str(v))}" for k, v in p.env.items())],
+                "additional_parameters": extra, **{k: v for k, v in optional.items() if v is not None}}
+
+    def executor(self, tasks_per_node: int | None = None, dependency: str | None = None):
+        if self.cluster == "slurm":
+            try:
+                executor = submitit.SlurmExecutor(folder=self.folder)
+            except RuntimeError:
+                raise SubmitError("srun/sbatch not found: not a Slurm login node (use --cluster local)") from None
+            executor.update_parameters(**self.slurm_parameters(tasks_per_node, dependency))
+            return executor
+        executor = (submitit.LocalExecutor if self.cluster == "local" else submitit.DebugExecutor)(folder=self.folder)
+        if self.cluster == "local":
+            executor.update_parameters(timeout_min=self.profile.time_min, nodes=1,
+                                       tasks_per_node=tasks_per_node or self.devices_per_node)
+        return executor
+
+
+class StageJob(submitit.helpers.Checkpointable):
+    """One task of a stage: runs the launch path; on a scheduler's stop signal it makes the
+    worker save at the next step boundary, waits for the save, then asks to be requeued."""
+
+    def __init__(self, stage: str, args: list[str], env: dict | None = None):
+        self.stage, self.args, self.env = stage, list(args), dict(env or {})
+        self._launch = None
+
+    def __call__(self) -> int:
+        os.environ.update({k: str(v) for k, v in self.env.items()})
+        self._launch = Launch(self.stage, self.args)
+        code = self._launch.run()
+        if code != 0:
+            raise RuntimeError(f"{self.stage} exited with code {code}")
+        return code
+
+    def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
+        if self._launch is not None:
+            self._launch.request_stop(signal.SIGUSR2)
+            self._launch.wait(timeout=600)
+        return submitit.helpers.DelayedSubmission(StageJob(self.stage, self.args, self.env))
+
+    def __getstate__(self):
+        return {"stage": self.stage, "args": self.args, "env": self.env, "_launch": None}
+
+
+def stage_args(args, plan: Plan, extra: list[str] = ()) -> list[str]:
+    """The stage's CLI arguments: its config, the profile's device, then the user's overrides (last wins)."""
+    config = ["--config", str(args.config)] if getattr(args, "config", None) else []
+    return [*config, f"device_target={plan.profile.device_target}", *extra, *args.overrides]
+
+
+def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, dependency: str | None = None):
+    """Submit one job (or print it with --dry-run); returns the submitit job, or None on a dry run."""
+    if plan.dry_run:
+        print_dry_run(plan, job, tasks_per_node, dependency)
+        return None
+    executor = plan.executor(tasks_per_node, dependency)
+    try:
+        submitted = executor.submit(job)
+    except Exception as exc:  # submitit raises FailedJobError carrying sbatch's message
+        raise SubmitError(f"submission failed: {str(exc).strip().splitlines()[-1]}") from None
+    report(plan, submitted)
+    return submitted
+
+
+def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None) -> list:
+    """Submit jobs as one Slurm job array (submitit's batch); returns the submitit jobs."""
+    if plan.dry_run:
+        print(f"# a job array of {len(jobs)} tasks; task 0:")
+        print_dry_run(plan, jobs[0], dependency=dependency, array=len(jobs))
+        return []
+    executor = plan.executor(dependency=dependency)
+    try:
+        with executor.batch():
+            submitted = [executor.submit(job) for job in jobs]
+    except Exception as exc:
+        raise SubmitError(f"submission failed: {str(exc).strip().splitlines()[-1]}") from None
+    for job in submitted:
+        report(plan, job)
+    return submitted
+
+
+def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=None, array=None) -> None:
+    """The sbatch script submitit would write (its own template), and the command each task runs."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    command = Launch(job.stage, job.args).command()
+    print(f"# {plan.cluster} job {plan.name!r}: {plan.nodes} node(s) x {tasks_per_node or plan.devices_per_node} "
+          f"task(s); each task runs jobs/launch.py {job.stage}, i.e. {shlex.join(command[1:])}")
+    if plan.cluster == "slurm":
+        submit_command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(plan.folder))}"
+        params = plan.slurm_parameters(tasks_per_node, dependency)
+        print(_make_sbatch_string(command=submit_command, folder=plan.folder, map_count=array, **params))
+    print(shlex.join(command))
+
+
+def report(plan: Plan, job) -> None:
+    print(f"submitted {plan.name}: job {job.job_id} ({plan.cluster}); "
+          f"stdout {job.paths.stdout}; stderr {job.paths.stderr}")
+
+
+def tensorboard_hint() -> None:
+    print("watch it: tensorboard --logdir logs")
+
+
+def run_main(build) -> int:
+    """Common error handling for the submit scripts: `build()` does the work."""
+    try:
+        build()
+    except SubmitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

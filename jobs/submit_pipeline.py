@@ -1,0 +1,78 @@
+"""Submit the whole chain — data → pretraining → SST-2 finetuning — as three jobs chained by
+`afterok` dependencies on Slurm (with --kill-on-invalid-dep=yes), or one after the other with
+submitit's local executor (`--cluster local`: the README's main job, no cluster needed).
+
+    python jobs/submit_pipeline.py --input enwiki.xml.bz2 --vocab vocab.txt --workdir outputs/run1 \
+        [--nodes 2] [--sst2 data/SST-2] [data.KEY=V …] [pretrain.KEY=V …] [finetune.KEY=V …]
+
+Layout of --workdir: data/ (text, examples), pretrain/ (checkpoints), finetune/ (results.json,
+best/, SST-2.tsv); TensorBoard under logs/<name>-pretrain and logs/<name>-finetune.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from cluster import REPO, Plan, StageJob, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
+
+STAGE_PREFIXES = ("data.", "pretrain.", "finetune.")
+
+
+def split_overrides(overrides: list[str]) -> dict[str, list[str]]:
+    out = {"data": [], "pretrain": [], "finetune": []}
+    for item in overrides:
+        stage, _, rest = item.partition(".")
+        if stage not in out or not rest:
+            raise SubmitError(f"override {item!r} must start with one of {', '.join(STAGE_PREFIXES)}")
+        out[stage].append(rest)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, None)
+    parser.add_argument("--input", required=True, help="*.xml.bz2 dump (or sentence-per-line text)")
+    parser.add_argument("--vocab", help="vocab.txt (default: <workdir>/vocab.txt, built with --build-vocab)")
+    parser.add_argument("--build-vocab", type=int, default=0, metavar="SIZE", help="train a vocab of SIZE first")
+    parser.add_argument("--workdir", required=True, help="folder for data, checkpoints and results")
+    parser.add_argument("--sst2", help="GLUE SST-2 folder (default: a generated demo set, labelled as such)")
+    args = parser.parse_args(argv)
+
+    def build():
+        plan = Plan.from_args(args, "pipeline")
+        stages = split_overrides(args.overrides)
+        work = Path(args.workdir).resolve()
+        vocab = Path(args.vocab).resolve() if args.vocab else work / "vocab.txt"
+        if not args.build_vocab and not vocab.is_file():
+            raise SubmitError(f"vocab {vocab} does not exist (pass --build-vocab SIZE to train one)")
+        sst2 = Path(args.sst2).resolve() if args.sst2 else work / "sst2-demo"
+        if not args.sst2 and not args.dry_run:
+            from bert.data.sst2_demo import write_demo
+
+            write_demo(sst2)
+        data = ["--config", str(REPO / "configs/data.yaml"), "--input", str(Path(args.input).resolve()),
+                "--vocab", str(vocab), "--output", str(work / "data"), "--build-vocab", str(args.build_vocab),
+                *stages["data"]]
+        jobs = [("data", StageJob("prepare", data, plan.profile.env), 1)]
+        model = [f"device_target={plan.profile.device_target}"]
+        pretrain = ["--config", str(REPO / "configs/pretrain.yaml"), f"data={work / 'data' / 'examples'}", f"vocab={vocab}",
+                    f"output_dir={work / 'pretrain'}", f"run_name={plan.name}-pretrain", *model, *stages["pretrain"]]
+        finetune = ["--config", str(REPO / "configs/finetune_sst2.yaml"), f"init={work / 'pretrain' / 'checkpoints'}",
+                    f"vocab={vocab}", f"data_dir={sst2}", f"output_dir={work / 'finetune'}",
+                    f"run_name={plan.name}-finetune", *model, *stages["finetune"]]
+        jobs += [("pretrain", StageJob("pretrain", pretrain, plan.profile.env), None),
+                 ("finetune", StageJob("finetune", finetune, plan.profile.env), None)]
+        previous = None
+        for label, job, tasks in jobs:
+            after = f"afterok:{previous.job_id}" if previous is not None and plan.cluster == "slurm" else None
+            stage_plan = Plan(plan.cluster, plan.profile, 1 if label == "data" else plan.nodes,
+                              plan.devices_per_node, f"{plan.name}-{label}", plan.folder, plan.dry_run)
+            previous = submit(stage_plan, job, tasks_per_node=tasks, dependency=after)
+            if previous is not None and plan.cluster != "slurm":
+                previous.results()  # local: run the stages one after the other
+        tensorboard_hint()
+
+    return run_main(build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
