@@ -22,7 +22,7 @@ demo: $(STAMP)
 	"$(PY)" jobs/submit_pipeline.py --cluster local --name demo --workdir outputs/demo \
 	  --input "$$("$(PY)" -c 'from bert import assets; print(assets.enwiki_sample())')" --build-vocab 8000 \
 	  data.dupe_factor=2 pretrain.model.name=L2-H128 pretrain.total_steps=300 pretrain.save_steps=100 \
-	  pretrain.optim.learning_rate=1e-3 pretrain.optim.warmup_steps=30 pretrain.log_interval=25 \
+	  pretrain.optim.learning_rate=2e-4 pretrain.optim.warmup_steps=30 pretrain.log_interval=25 \
 	  finetune.model.name=L2-H128 finetune.epochs=3 finetune.optim.learning_rate=5e-4
 
 test: $(STAMP)

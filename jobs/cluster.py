@@ -166,6 +166,29 @@ def stage_args(args, plan: Plan, extra: list[str] = ()) -> list[str]:
     return [*config, f"device_target={plan.profile.device_target}", *extra, *args.overrides]
 
 
+def preflight(stage: str, args: list[str]) -> None:
+    """Catch a bad config or missing input here, in one line, rather than in a queued job."""
+    from bert.config import ConfigError
+    from bert.train.config import FinetuneConfig, PretrainConfig, load_config
+    from bert.train.data import DataFeedError, resolve_files
+
+    config = args[args.index("--config") + 1] if "--config" in args else None
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        if stage == "pretrain":
+            cfg = load_config(PretrainConfig, config, overrides)
+            resolve_files(cfg.data)
+        elif stage == "finetune":
+            cfg = load_config(FinetuneConfig, config, overrides)
+            for split in ("train.tsv", "dev.tsv"):
+                if not (Path(cfg.data_dir) / split).is_file():
+                    raise SubmitError(f"{Path(cfg.data_dir) / split} does not exist")
+            if cfg.init and not Path(cfg.init).exists() and not Path(f"{cfg.init}.index").exists():
+                raise SubmitError(f"init checkpoint {cfg.init} does not exist")
+    except (ConfigError, DataFeedError) as exc:
+        raise SubmitError(str(exc)) from None
+
+
 def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, dependency: str | None = None):
     """Submit one job (or print it with --dry-run); returns the submitit job, or None on a dry run."""
     if plan.dry_run:

@@ -77,7 +77,9 @@ class Launch:
         return [sys.executable, "-m", STAGES[self.stage], *self.args]
 
     def run(self) -> int:
-        layout = task_layout() if self.stage in DISTRIBUTED else {"world": 1}
+        layout = task_layout() if self.stage in DISTRIBUTED else {"world": 1, "rank": 0}
+        node = os.environ.get("SLURMD_NODENAME", socket.gethostname())
+        print(f"launch: {self.stage} task {layout['rank']}/{layout['world']} on {node}", flush=True)
         if layout["world"] > 1 and layout["rank"] == 0:
             self.processes.append(subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_SCHED"),
                                                    stdout=subprocess.DEVNULL))

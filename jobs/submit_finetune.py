@@ -9,8 +9,8 @@ The grid (batch 8/16/32/64/128 × lr 3e-4/1e-4/5e-5/3e-5 by default) runs each c
 import argparse
 import sys
 
-from cluster import (Plan, StageJob, SubmitError, add_common_arguments, run_main, stage_args, submit,
-                     submit_array, tensorboard_hint)
+from cluster import (Plan, StageJob, SubmitError, add_common_arguments, preflight, run_main, stage_args,
+                     submit, submit_array, tensorboard_hint)
 
 
 def numbers(text: str, kind):
@@ -30,6 +30,7 @@ def main(argv=None) -> int:
 
     def build():
         plan = Plan.from_args(args, "finetune")
+        preflight("finetune", stage_args(args, plan))
         if not args.grid:
             if submit(plan, StageJob("finetune", stage_args(args, plan), plan.profile.env)):
                 tensorboard_hint()

@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     def build():
         plan = Plan.from_args(args, "pipeline")
         stages = split_overrides(args.overrides)
+        if not Path(args.input).exists():
+            raise SubmitError(f"input {args.input} does not exist")
         work = Path(args.workdir).resolve()
         vocab = Path(args.vocab).resolve() if args.vocab else work / "vocab.txt"
         if not args.build_vocab and not vocab.is_file():

@@ -8,7 +8,7 @@ preemption. Logs: logs/<name>/submitit (job output), logs/<run>/tb (TensorBoard)
 import argparse
 import sys
 
-from cluster import Plan, StageJob, add_common_arguments, run_main, stage_args, submit, tensorboard_hint
+from cluster import Plan, StageJob, add_common_arguments, preflight, run_main, stage_args, submit, tensorboard_hint
 
 
 def main(argv=None) -> int:
@@ -18,7 +18,9 @@ def main(argv=None) -> int:
 
     def build():
         plan = Plan.from_args(args, "pretrain")
-        if submit(plan, StageJob("pretrain", stage_args(args, plan), plan.profile.env)):
+        job = StageJob("pretrain", stage_args(args, plan), plan.profile.env)
+        preflight("pretrain", job.args)
+        if submit(plan, job):
             tensorboard_hint()
 
     return run_main(build)

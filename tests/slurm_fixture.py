@@ -9,9 +9,9 @@ The fixture brings the sandbox up once per session in the default directory (/tm
 its ports are fixed, so one sandbox runs at a time), with accounting (slurmdbd + MariaDB) so that
 `sacct` and submitit's job states work, yields the `Sandbox` (`.env` for subprocess, `.status()`,
 `.dir` for logs) and brings it down at the end of the session — unless it was already running
-before, then it is left as it was found. The test is skipped only when the packages are missing
-and this machine cannot install them (no apt-get, not root, no package source); any other failure,
-an apt-get install that errors included, fails the test.
+before, then it is left as it was found. The test is skipped only when this machine cannot have
+the sandbox (not root, or the packages are missing and there is no apt-get or `apt-get update`
+fails); any other failure, an `apt-get install` that errors included, fails the test.
 """
 import sys
 from pathlib import Path
@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from slurm_sandbox import DEFAULT_DIR, CannotInstall, Sandbox  # noqa: E402
+from slurm_sandbox import DEFAULT_DIR, Sandbox, Unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def slurm():
     was_running = sandbox.status().running
     try:
         sandbox.up()
-    except CannotInstall as exc:
+    except Unavailable as exc:
         pytest.skip(f"no local Slurm: {exc}")
     yield sandbox
     if not was_running:

@@ -31,10 +31,12 @@ port) so that `sacct` works; it installs Debian's slurmdbd and mariadb-server wh
 `up` on a running sandbox with the same settings only reports it; one whose daemons died
 (pidfiles of dead processes) is restarted, its state kept. `status` lists the daemons with
 their PIDs and whether they are alive, then `sinfo`; it exits 0 when all are alive, else 1.
-`down` cancels the jobs still queued or running (their processes would outlive slurmd), stops
-the daemons by the PIDs in their pidfiles, waits for them to exit and keeps DIR for its logs;
-`down --purge` also removes DIR. Every client command runs under `timeout`: Slurm's clients
-retry for minutes while a daemon is down.
+`down` cancels the jobs still queued or running (their processes would outlive slurmd; one
+that ignores SIGTERM holds it up for KillWait=30 s), stops the daemons by the PIDs in their
+pidfiles, waits for them to exit and keeps DIR for its logs; `down --purge` also removes DIR.
+Every client command runs under `timeout`: Slurm's clients retry for minutes while a daemon
+is down. MariaDB's socket comes from MYSQL_UNIX_PORT (slurmdbd.conf has no key for it), and
+slurmdbd's munge socket from AccountingStoragePass (AuthInfo does not reach that connection).
 
 Python: `env = Sandbox("/tmp/slurm-sandbox", nodes=2).up()` gives an environment for
 subprocess (SLURM_CONF set, /usr/sbin and /usr/bin on PATH, inherited SLURM_* job variables
@@ -53,6 +55,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 DEFAULT_DIR = Path("/tmp/slurm-sandbox")
 CLUSTER = "sandbox"
@@ -68,6 +71,7 @@ SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 UP_STATES = {"idle", "mixed", "allocated", "completing"}  # the node responds and takes jobs
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
+KILL_WAIT_S = 30  # Slurm's default KillWait, kept: jobs that ignore SIGTERM get 30 s to save and exit
 CLIENT_TIMEOUT_S = 10
 
 
@@ -75,8 +79,8 @@ class SandboxError(Exception):
     """The sandbox cannot be brought up, inspected or down as asked."""
 
 
-class CannotInstall(SandboxError):
-    """The packages are missing and this machine cannot install them (no apt-get, not root, no package source)."""
+class Unavailable(SandboxError):
+    """This machine cannot have the sandbox: not root, or packages missing and no way to install them."""
 
 
 @dataclasses.dataclass
@@ -104,7 +108,10 @@ class Daemon:
         for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5)):
             if pid is None or not process_alive(pid, self.comm):
                 break
-            os.kill(pid, sig)
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:  # it exited since the check
+                break
             deadline = time.monotonic() + wait_s
             while process_alive(pid, self.comm) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -123,7 +130,7 @@ class Status:
 
     @property
     def running(self) -> bool:
-        return bool(self.daemons) and all(alive for _, _, alive in self.daemons)
+        return all(alive for _, _, alive in self.daemons)
 
     def __str__(self) -> str:
         alive = sum(a for _, _, a in self.daemons)
@@ -154,9 +161,9 @@ def ensure_packages(programs: dict[str, str]) -> float:
     if not missing:
         return 0.0
     if not which("apt-get"):
-        raise CannotInstall(f"missing {', '.join(missing)} and no apt-get to install them")
+        raise Unavailable(f"missing {', '.join(missing)} and no apt-get to install them")
     if os.geteuid() != 0:
-        raise CannotInstall(f"missing {', '.join(missing)}; installing them needs root")
+        raise Unavailable(f"missing {', '.join(missing)}; installing them needs root")
     start = time.monotonic()
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = [which("apt-get"), "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300",
@@ -166,7 +173,7 @@ def ensure_packages(programs: dict[str, str]) -> float:
         update = subprocess.run([which("apt-get"), "update", "-o", "DPkg::Lock::Timeout=300"], env=env,
                                 capture_output=True, text=True)
         if update.returncode != 0:
-            raise CannotInstall(f"missing {', '.join(missing)}; `apt-get update` failed: {tail(update.stderr)}")
+            raise Unavailable(f"missing {', '.join(missing)}; `apt-get update` failed: {tail(update.stderr)}")
         run = subprocess.run(install, env=env, capture_output=True, text=True)
         if run.returncode != 0:
             raise SandboxError(f"`apt-get install {' '.join(missing)}` failed: {tail(run.stderr or run.stdout)}")
@@ -220,6 +227,7 @@ class Sandbox:
         self.node_names = [f"node{k}" for k in range(1, nodes + 1)]
         self.install_seconds = self.up_seconds = 0.0  # measured by up()
         self.already_running = False
+        self.children: list[subprocess.Popen] = []  # daemons started without a fork of their own
         if len(str(self.munge_socket)) >= 100:  # AF_UNIX paths stop at 107 bytes
             raise SandboxError(f"--dir is too long for a unix socket path: {self.dir}")
 
@@ -325,6 +333,8 @@ class Sandbox:
 
     def up(self) -> dict[str, str]:
         """Install what is missing, start what is not running, wait until every node is up; returns self.env."""
+        if os.geteuid() != 0:
+            raise Unavailable("the sandbox runs its daemons as root (SlurmUser=root): run it as root")
         self.install_seconds = ensure_packages({**BASE_PACKAGES, **(ACCOUNTING_PACKAGES if self.accounting else {})})
         start = time.monotonic()
         marker = self.dir / "sandbox.json"
@@ -339,8 +349,7 @@ class Sandbox:
             if recorded == self.settings() and all(d.alive() for d in daemons) and self.wait_for_nodes(10):
                 self.already_running, self.up_seconds = True, time.monotonic() - start
                 return self.env
-            for daemon in reversed(daemons):  # stale or partial: restart all of it
-                daemon.stop()
+            self.stop_all(daemons)  # stale or partial: restart all of it
         self.prepare()
         try:
             self.start_daemons()
@@ -348,8 +357,7 @@ class Sandbox:
                 raise SandboxError(f"nodes not idle after {START_TIMEOUT_S} s: {self.node_states() or 'no sinfo'}; "
                                    f"see {self.dir}/log")
         except BaseException:
-            for daemon in reversed(self.daemons()):  # leave nothing half up; the logs stay
-                daemon.stop()
+            self.stop_all(self.daemons())  # leave nothing half up; the logs stay
             raise
         self.up_seconds = time.monotonic() - start
         return self.env
@@ -400,13 +408,14 @@ class Sandbox:
         with open(errors, "w") as err:
             run = subprocess.run(command, env=env or self.env, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                  timeout=START_TIMEOUT_S)
-        self.wait_alive(daemon, run.returncode, errors)
+        self.wait_alive(daemon, lambda: run.returncode or None, errors)
 
-    def wait_alive(self, daemon: Daemon, returncode: int | None, errors: Path) -> None:
+    def wait_alive(self, daemon: Daemon, failed: Callable[[], int | None], errors: Path) -> None:
+        """Wait until `daemon` is alive; `failed()` gives the exit status of a start that failed, else None."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while not daemon.alive():
-            if returncode or time.monotonic() > deadline:
-                raise SandboxError(f"{daemon.name} did not start (exit {returncode}): "
+            if failed() is not None or time.monotonic() > deadline:
+                raise SandboxError(f"{daemon.name} did not start (exit {failed()}): "
                                    f"{tail(errors.read_text()) or 'no output'}; see {self.dir}/log")
             time.sleep(0.05)
 
@@ -422,13 +431,15 @@ class Sandbox:
                 shutil.rmtree(data, ignore_errors=True)
                 raise SandboxError(f"mariadb-install-db failed: {tail(made.stderr or made.stdout)}")
         errors = self.dir / "log" / "mariadbd.log"
+        command = [which("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={self.mysql_socket}",
+                   f"--pid-file={mysql / 'mariadbd.pid'}", "--skip-networking", "--user=root",
+                   "--innodb-lock-wait-timeout=900"]  # slurmdbd warns below that
         with open(errors, "w") as err:  # mariadbd stays in the foreground: detach it
-            subprocess.Popen([which("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={self.mysql_socket}",
-                              f"--pid-file={mysql / 'mariadbd.pid'}", "--skip-networking", "--user=root",
-                              "--innodb-lock-wait-timeout=900"],  # slurmdbd warns below that
-                             stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                       start_new_session=True)
+        self.children.append(process)
         mariadbd = next(d for d in self.daemons() if d.name == "mariadbd")
-        self.wait_alive(mariadbd, None, errors)
+        self.wait_alive(mariadbd, process.poll, errors)
         sql = "CREATE DATABASE IF NOT EXISTS slurm_acct_db"
         deadline = time.monotonic() + START_TIMEOUT_S
         while (made := self.client(which("mariadb"), "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root",
@@ -439,7 +450,8 @@ class Sandbox:
         # slurmdbd.conf has no socket key; the MariaDB client library takes it from MYSQL_UNIX_PORT.
         self.start("slurmdbd", [which("slurmdbd")], {**self.env, "MYSQL_UNIX_PORT": str(self.mysql_socket)})
         deadline = time.monotonic() + START_TIMEOUT_S
-        while CLUSTER not in (listed := self.client("sacctmgr", "-n", "-P", "list", "cluster", "format=cluster")).stdout:
+        listing = ("sacctmgr", "-n", "-P", "list", "cluster", "format=cluster")
+        while CLUSTER not in (listed := self.client(*listing)).stdout:
             added = self.client("sacctmgr", "-i", "add", "cluster", CLUSTER)
             if added.returncode == 0:
                 break
@@ -464,24 +476,33 @@ class Sandbox:
                 raise SandboxError(f"{self.dir} holds no sandbox (no sandbox.json): not removing it")
             return
         daemons = Sandbox.load(self.dir).daemons()
+        left = []
         if all(d.alive() for d in daemons if d.name in ("munged", "slurmctld")):
-            self.cancel_jobs()
-        for daemon in reversed(daemons):
-            daemon.stop()
+            left = self.cancel_jobs()
+        self.stop_all(daemons)
+        if left:
+            raise SandboxError(f"stopped the daemons, but jobs {','.join(left)} had not ended: their processes may "
+                               "still run (slurmstepd)")
         if purge:
             shutil.rmtree(self.dir)
 
-    def cancel_jobs(self) -> None:
-        """scancel every job; SIGKILL what still runs after 10 s (jobs that ignore SIGTERM get KillWait=30 s)."""
+    def stop_all(self, daemons: list[Daemon]) -> None:
+        """Stop the daemons, last started first, and reap the ones this process started (mariadbd)."""
+        for daemon in reversed(daemons):
+            daemon.stop()
+        while self.children:
+            self.children.pop().wait(timeout=5)
+
+    def cancel_jobs(self) -> list[str]:
+        """scancel every queued or running job, wait until they are gone; returns those that are not."""
         jobs = self.client("squeue", "-h", "-o", "%A").stdout.split()
-        for scancel in (["scancel"], ["scancel", "--full", "--signal=KILL"]):
-            if not jobs:
-                return
-            self.client(*scancel, *jobs)
-            deadline = time.monotonic() + 10
-            while jobs and time.monotonic() < deadline:
-                time.sleep(0.3)
-                jobs = self.client("squeue", "-h", "-o", "%A", "-t", "RUNNING,COMPLETING,SUSPENDED").stdout.split()
+        if jobs:
+            self.client("scancel", *jobs)
+        deadline = time.monotonic() + KILL_WAIT_S + 10  # SIGKILL comes KillWait after SIGTERM
+        while jobs and time.monotonic() < deadline:
+            time.sleep(0.3)
+            jobs = self.client("squeue", "-h", "-o", "%A").stdout.split()
+        return jobs
 
 
 class _Parser(argparse.ArgumentParser):

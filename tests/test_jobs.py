@@ -1,0 +1,193 @@
+"""What users type on a cluster — jobs/submit_*.py and slurm/*.sbatch — against a real two-node
+Slurm (tools/slurm_sandbox.py, started by the `slurm` fixture), plus dry runs and bad input."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from slurm_fixture import slurm  # noqa: F401  (session fixture)
+
+FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+JOB_ID = re.compile(r"submitted (\S+): job (\d+)")
+
+
+def jobs_cli(script, *args, env=None, timeout=900):
+    return subprocess.run([sys.executable, str(REPO / "jobs" / script), *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=env or os.environ.copy())
+
+
+def job_fields(sandbox, job_id):
+    run = sandbox.client("scontrol", "show", "job", "-o", str(job_id))
+    assert run.returncode == 0, run.stderr
+    return dict(item.split("=", 1) for item in run.stdout.split() if "=" in item)
+
+
+def wait_job(sandbox, job_id, deadline_s=600, requeue_now=True):
+    """Poll until the job ends; a requeued job is started at once instead of after Slurm's ~120 s."""
+    deadline = time.monotonic() + deadline_s
+    while (fields := job_fields(sandbox, job_id))["JobState"] not in FINISHED:
+        assert time.monotonic() < deadline, f"job {job_id} still {fields['JobState']} after {deadline_s} s"
+        if requeue_now and fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
+            sandbox.client("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+        time.sleep(0.5)
+    return fields
+
+
+def tiny_pretrain(wiki, out, steps=6):
+    return [f"data={wiki['examples']}", f"vocab={wiki['vocab']}", "model.name=L2-H128", "max_seq_length=64",
+            "max_predictions_per_seq=10", f"total_steps={steps}", "save_steps=2", "log_interval=1",
+            "train_batch_size=8", "optim.warmup_steps=2", f"output_dir={out}", f"log_dir={out}/logs"]
+
+
+def slurm_env(sandbox):
+    return {**os.environ, **sandbox.env}
+
+
+# ---------------------------------------------------------------- without a cluster
+
+
+@pytest.mark.parametrize("profile, expected", [
+    ("slurm-gpu", ["--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--requeue",
+                   "--signal=USR2@300", "--time=1440", "--exclusive", "export NCCL_DEBUG=WARN", "device_target=GPU"]),
+    ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
+                      "--signal=USR2@300", "--time=1440", "export HCCL_CONNECT_TIMEOUT=1200",
+                      "set_env.sh", "device_target=Ascend"]),
+])
+def test_dry_run_shows_what_slurm_users_expect(profile, expected, wiki_8k):
+    run = jobs_cli("submit_pretrain.py", "--dry-run", "--nodes", "2", "--profile", profile, "--time", "1440",
+                   f"data={wiki_8k['examples']}")
+    assert run.returncode == 0, run.stderr
+    for item in expected:
+        assert item in run.stdout, (item, run.stdout)
+    assert "srun --unbuffered" in run.stdout and "submitit.core._submit" in run.stdout
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["--profile", "nosuch"], "unknown cluster profile 'nosuch'"),
+    (["--nodes", "0"], "--nodes must be at least 1"),
+    (["--cluster", "local", "data=/no/such/examples"], "no complete MindRecord shards in /no/such/examples"),
+    (["--cluster", "local", "--nodes", "2"], "--nodes 2 needs --cluster slurm"),
+])
+def test_bad_submissions_are_one_line_and_nonzero(args, problem):
+    run = jobs_cli("submit_pretrain.py", *args)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
+
+
+def test_pipeline_runs_data_pretrain_finetune_on_the_local_executor(tmp_path):
+    from bert import assets
+
+    run = jobs_cli("submit_pipeline.py", "--cluster", "local", "--name", f"t-local-{os.getpid()}",
+                   "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000",
+                   "data.dupe_factor=1", "data.max_seq_length=64", "data.max_predictions_per_seq=10",
+                   "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64", "pretrain.max_predictions_per_seq=10",
+                   "pretrain.total_steps=4", "pretrain.train_batch_size=8", "finetune.model.name=L2-H128",
+                   "finetune.epochs=1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len(JOB_ID.findall(run.stdout)) == 3
+    assert (tmp_path / "pretrain" / "checkpoints" / "step_00000004" / "state.json").is_file()
+    results = json.loads((tmp_path / "finetune" / "results.json").read_text())
+    assert results["dataset"] == "generated demo set (not SST-2)"
+
+
+# ---------------------------------------------------------------- on the Slurm sandbox
+
+
+def test_submit_pretrain_on_two_nodes(slurm, wiki_8k, tmp_path):
+    name = f"t-pre2-{os.getpid()}"
+    run = jobs_cli("submit_pretrain.py", "--nodes", "2", "--name", name, *tiny_pretrain(wiki_8k, tmp_path),
+                   env=slurm_env(slurm))
+    assert run.returncode == 0, run.stderr
+    assert "tensorboard --logdir logs" in run.stdout
+    job_id = JOB_ID.search(run.stdout)[2]
+    fields = wait_job(slurm, job_id)
+    folder = REPO / "logs" / name / "submitit"
+    logs = [(folder / f"{job_id}_{t}_log.out").read_text() for t in (0, 1)]
+    assert fields["JobState"] == "COMPLETED", (fields, logs, (folder / f"{job_id}_0_log.err").read_text()[-3000:])
+    assert fields["NumNodes"] == "2"
+    assert "launch: pretrain task 0/2 on node1" in logs[0] and "launch: pretrain task 1/2 on node2" in logs[1]
+    assert "2 worker(s) × 8 × 1 = 16 per step" in logs[0]
+    assert (tmp_path / "checkpoints" / "step_00000006" / "state.json").is_file()
+    assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_sbatch_finetune_template_prints_accuracy_and_writes_results(slurm, tmp_path):
+    from bert import assets
+    from bert.data.sst2_demo import write_demo
+
+    data = write_demo(tmp_path / "sst2", train=200, dev=64, test=16)
+    env = {**slurm_env(slurm), "PYTHON": sys.executable}
+    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", "slurm/finetune_sst2.sbatch", "init=null",
+                          f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
+                          f"output_dir={tmp_path / 'out'}", f"log_dir={tmp_path / 'logs'}"],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    job_id = run.stdout.strip().split(";")[0]
+    fields = wait_job(slurm, job_id)
+    log = (REPO / "logs" / f"bert-finetune-sst2-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["best_accuracy"] >= 0.0
+
+
+def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):
+    run = jobs_cli("submit_pretrain.py", "--partition", "nosuch", *tiny_pretrain(wiki_8k, tmp_path),
+                   env=slurm_env(slurm))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "submission failed" in run.stderr and "partition" in run.stderr.lower()
+
+
+def test_interrupted_job_requeues_and_ends_at_exactly_the_planned_step(slurm, wiki_8k, tmp_path):
+    sys.path.insert(0, str(REPO / "jobs"))
+    os.environ.update(slurm.env)
+    from cluster import Plan, Profile, StageJob, submit
+
+    steps = 40
+    args = ["--config", str(REPO / "configs" / "pretrain.yaml"), *tiny_pretrain(wiki_8k, tmp_path, steps)]
+    plan = Plan("slurm", Profile(partition="debug", time_min=30, env={"GLOG_v": "3"}), 1, 1,
+                f"t-requeue-{os.getpid()}", REPO / "logs" / f"t-requeue-{os.getpid()}" / "submitit", False)
+    job = submit(plan, StageJob("pretrain", args, plan.profile.env))
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "checkpoints" / "step_00000004" / "state.json").exists():
+        assert time.monotonic() < deadline and job_fields(slurm, job.job_id)["JobState"] not in FINISHED
+        time.sleep(0.2)
+    job._interrupt()  # what submitit does on a timeout/preemption signal: USR2 to the job
+    fields = wait_job(slurm, job.job_id)
+    out = Path(job.paths.stdout).read_text()
+    assert fields["JobState"] == "COMPLETED", out[-3000:]
+    assert int(fields["Restarts"]) >= 1
+    resumed = int(re.search(r"resumed from .* at step (\d+)", out)[1])
+    assert 4 <= resumed < steps
+    assert (tmp_path / "checkpoints" / f"step_{steps:08d}" / "state.json").is_file()
+    assert not (tmp_path / "checkpoints" / f"step_{steps + 2:08d}").exists()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    logged = [e.step for e in events.Scalars("train/loss")]
+    assert logged == list(range(1, steps + 1))  # continued after the requeue, not restarted
+
+
+def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
+    from bert import assets
+
+    name = f"t-pipe-{os.getpid()}"
+    run = jobs_cli("submit_pipeline.py", "--name", name, "--workdir", tmp_path, "--input", assets.enwiki_sample(),
+                   "--build-vocab", "4000", "data.dupe_factor=1", "data.max_seq_length=64",
+                   "data.max_predictions_per_seq=10", "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64",
+                   "pretrain.max_predictions_per_seq=10", "pretrain.total_steps=4", "pretrain.train_batch_size=8",
+                   "finetune.model.name=L2-H128", "finetune.epochs=1", env=slurm_env(slurm))
+    assert run.returncode == 0, run.stderr
+    ids = [job for _, job in JOB_ID.findall(run.stdout)]
+    assert len(ids) == 3
+    fields = wait_job(slurm, ids[2], deadline_s=900)
+    assert fields["JobState"] == "COMPLETED", fields
+    stages = [job_fields(slurm, i) for i in ids]
+    assert all(f["JobState"] == "COMPLETED" for f in stages)
+    assert stages[0]["EndTime"] <= stages[1]["StartTime"] and stages[1]["EndTime"] <= stages[2]["StartTime"]
+    assert json.loads((tmp_path / "finetune" / "results.json").read_text())["best_accuracy"] >= 0.0
