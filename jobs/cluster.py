@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shlex
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import submitit
@@ -189,6 +191,21 @@ def preflight(stage: str, args: list[str]) -> None:
         raise SubmitError(str(exc)) from None
 
 
+@contextlib.contextmanager
+def sbatch_errors_captured():
+    """sbatch writes its errors straight to our stderr; submitit also puts them in its exception,
+    which becomes our one error line — so hold fd 2 while submitting."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, dependency: str | None = None):
     """Submit one job (or print it with --dry-run); returns the submitit job, or None on a dry run."""
     if plan.dry_run:
@@ -196,7 +213,8 @@ def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, depende
         return None
     executor = plan.executor(tasks_per_node, dependency)
     try:
-        submitted = executor.submit(job)
+        with sbatch_errors_captured():
+            submitted = executor.submit(job)
     except Exception as exc:  # submitit raises FailedJobError carrying sbatch's message
         raise SubmitError(f"submission failed: {str(exc).strip().splitlines()[-1]}") from None
     report(plan, submitted)
@@ -211,7 +229,7 @@ def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None
         return []
     executor = plan.executor(dependency=dependency)
     try:
-        with executor.batch():
+        with sbatch_errors_captured(), executor.batch():
             submitted = [executor.submit(job) for job in jobs]
     except Exception as exc:
         raise SubmitError(f"submission failed: {str(exc).strip().splitlines()[-1]}") from None

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,10 @@ class Launch:
                                                    stdout=subprocess.DEVNULL))
         worker = subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_WORKER"))
         self.processes.append(worker)
-        code = worker.wait()
+        # Poll instead of a blocking wait(): a blocking wait holds Popen's lock, and submitit's
+        # checkpoint(), run by the signal handler in this same thread, must be able to wait too.
+        while (code := worker.poll()) is None:
+            time.sleep(0.2)
         for process in self.processes[:-1]:
             try:
                 process.wait(timeout=120)
