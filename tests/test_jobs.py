@@ -191,3 +191,31 @@ def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
     assert all(f["JobState"] == "COMPLETED" for f in stages)
     assert stages[0]["EndTime"] <= stages[1]["StartTime"] and stages[1]["EndTime"] <= stages[2]["StartTime"]
     assert json.loads((tmp_path / "finetune" / "results.json").read_text())["best_accuracy"] >= 0.0
+
+
+def test_real_preemption_by_a_higher_priority_partition_resumes_to_the_planned_step(slurm, wiki_8k, tmp_path):
+    sys.path.insert(0, str(REPO / "jobs"))
+    os.environ.update(slurm.env)
+    from cluster import Plan, Profile, StageJob, submit
+
+    steps = 60
+    args = ["--config", str(REPO / "configs" / "pretrain.yaml"), *tiny_pretrain(wiki_8k, tmp_path, steps)]
+    name = f"t-preempt-{os.getpid()}"
+    plan = Plan("slurm", Profile(partition="debug", time_min=30, cpus_per_task=2, env={"GLOG_v": "3"}), 1, 1,
+                name, REPO / "logs" / name / "submitit", False)
+    job = submit(plan, StageJob("pretrain", args, plan.profile.env))
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "checkpoints" / "step_00000004" / "state.json").exists():
+        assert time.monotonic() < deadline and job_fields(slurm, job.job_id)["JobState"] not in FINISHED
+        time.sleep(0.2)
+    high = slurm.client("sbatch", "--parsable", "-p", "high", "-N2", "-c2", "-o", str(tmp_path / "high.out"),
+                        "--wrap", "sleep 2")
+    assert high.returncode == 0, high.stderr
+    assert wait_job(slurm, high.stdout.strip(), deadline_s=300)["JobState"] == "COMPLETED"
+    fields = wait_job(slurm, job.job_id)
+    out = Path(job.paths.stdout).read_text()
+    assert fields["JobState"] == "COMPLETED", out[-3000:]
+    assert int(fields["Restarts"]) >= 1
+    resumed = int(re.search(r"resumed from .* at step (\d+)", out)[1])
+    assert 4 <= resumed < steps
+    assert (tmp_path / "checkpoints" / f"step_{steps:08d}" / "state.json").is_file()
