@@ -71,6 +71,8 @@ def main(argv=None) -> int:
             previous = submit(stage_plan, job, tasks_per_node=tasks, dependency=after)
             if previous is not None and plan.cluster != "slurm":
                 previous.results()  # local: run the stages one after the other
+                said = [line for line in (previous.stdout() or "").splitlines() if not line.startswith("submitit ")]
+                print(f"{label} done: {said[-1] if said else 'see ' + str(previous.paths.stdout)}", flush=True)
         tensorboard_hint()
 
     return run_main(build)
