@@ -8,7 +8,6 @@ Resumable like pretraining: a run whose output_dir holds checkpoints/ continues 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -17,14 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import write_text_atomic
-from bert.checkpoint import VOCAB_FILE, CheckpointError, check_config_match, save_model_dir
+from bert.checkpoint import VOCAB_FILE, check_config_match, save_model_dir
 from bert.config import ConfigError
-from bert.data.extract import DataError
 from bert.data.sst2 import is_demo, load_split
-from bert.pretrain import StopRequest, resolve_init
-from bert.tokenization import Tokenizer, VocabError
-from bert.train.config import FinetuneConfig, load_config
-from bert.train.data import DataFeedError
+from bert.tokenization import Tokenizer
+from bert.train.cli import run_cli
+from bert.train.config import FinetuneConfig
 
 
 def find_vocab(cfg: FinetuneConfig) -> Path:
@@ -63,28 +60,17 @@ def predict(model, columns, batch_size: int) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.finetune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="finetuning YAML (e.g. configs/finetune_sst2.yaml)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="e.g. init=outputs/pretrain/…/checkpoints data_dir=data/SST-2 optim.learning_rate=5e-5")
-    args = parser.parse_args(argv)
-    stop = StopRequest()
-    try:
-        cfg = load_config(FinetuneConfig, args.config, args.overrides)
-        return finetune(cfg, stop)
-    except (ConfigError, DataError, DataFeedError, CheckpointError, VocabError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(argv, "python -m bert.finetune", __doc__, FinetuneConfig, finetune,
+                   "init=outputs/pretrain/…/checkpoints data_dir=data/SST-2 optim.learning_rate=5e-5")
 
 
-def finetune(cfg: FinetuneConfig, stop: StopRequest) -> int:
+def finetune(cfg: FinetuneConfig, stop) -> int:
     import mindspore as ms
 
     from bert.convert import load_pretrained
     from bert.model import BertForSequenceClassification
     from bert.train import distributed
-    from bert.train.checkpointing import CheckpointManager, weights_only
+    from bert.train.checkpointing import CheckpointManager, resolve_init, weights_only
     from bert.train.data import ArrayFeed
     from bert.train.loss import ClassificationLoss
     from bert.train.metrics import MetricsLogger

@@ -9,35 +9,17 @@ exit 0, ready to be requeued.
 """
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bert.checkpoint import CheckpointError, check_config_match
+from bert.checkpoint import check_config_match
 from bert.convert import load_pretrained
-from bert.config import ConfigError
-from bert.tokenization import VocabError
-from bert.train.config import PretrainConfig, load_config
-from bert.train.data import DataFeedError, PretrainingFeed, check_files, resolve_files
-
-
-class StopRequest:
-    """Turns SIGUSR2/SIGTERM into a flag the loop checks between steps."""
-
-    def __init__(self):
-        self.signal_name = None
-        for sig in (signal.SIGUSR2, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, _frame):
-        self.signal_name = signal.Signals(signum).name
-
-    def __bool__(self):
-        return self.signal_name is not None
+from bert.train.cli import run_cli
+from bert.train.config import PretrainConfig
+from bert.train.data import PretrainingFeed, check_files, resolve_files
 
 
 def build(cfg: PretrainConfig, world: int, total_steps: int):
@@ -52,14 +34,6 @@ def build(cfg: PretrainConfig, world: int, total_steps: int):
     model = BertForPreTraining(cfg.bert_config())
     step = make_train_step(PretrainingLoss(model), model, cfg, world, total_steps)
     return model, step.optimizer, step
-
-
-def resolve_init(path: Path) -> Path:
-    """A checkpoints/ folder means its newest complete checkpoint; anything else is used as is."""
-    from bert.train.checkpointing import CheckpointManager
-
-    latest = CheckpointManager(path).latest() if path.is_dir() else None
-    return latest or path
 
 
 def to_inputs(micro_batches, global_batch: int, world: int):
@@ -94,26 +68,15 @@ def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_r
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.pretrain", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="pretraining YAML (e.g. configs/pretrain.yaml)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="e.g. data=data/wiki/examples model.name=L2-H128 optim.learning_rate=5e-4")
-    args = parser.parse_args(argv)
-    stop = StopRequest()
-    try:
-        cfg = load_config(PretrainConfig, args.config, args.overrides)
-        return train(cfg, stop)
-    except (ConfigError, DataFeedError, CheckpointError, VocabError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(argv, "python -m bert.pretrain", __doc__, PretrainConfig, train,
+                   "data=data/wiki/examples model.name=L2-H128 optim.learning_rate=5e-4")
 
 
-def train(cfg: PretrainConfig, stop: StopRequest) -> int:
+def train(cfg: PretrainConfig, stop) -> int:
     import mindspore as ms
 
     from bert.train import distributed
-    from bert.train.checkpointing import CheckpointManager, weights_only
+    from bert.train.checkpointing import CheckpointManager, resolve_init, weights_only
     from bert.train.metrics import MetricsLogger
 
     bert_config = cfg.bert_config()

@@ -95,7 +95,7 @@ def test_sigusr2_then_restart_continues_to_the_planned_end(sst2, tmp_path):
     saved = int(re.search(r"saved step (\d+)", stdout)[1])
     run = run_module("bert.finetune", *args_for(sst2, tmp_path, "epochs=2", "save_steps=5"))
     assert run.returncode == 0, run.stderr[-3000:]
-    assert f"resumed from" in run.stdout and f"at step {saved}" in run.stdout
+    assert "resumed from" in run.stdout and f"at step {saved}" in run.stdout
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["history"][-1]["step"] == 50  # 2 epochs × 25 steps, none lost or repeated
     assert [h["step"] for h in results["history"]] == [25, 50]

@@ -6,7 +6,6 @@ MindRecord shards of MLM+NSP pretraining instances out — one per text shard, s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -84,3 +84,9 @@ def weights_only(path: Path) -> tuple[BertConfig, dict[str, np.ndarray]]:
     if not (path / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"{path} holds no {WEIGHTS_FILE}")
     return BertConfig.from_file(path / CONFIG_FILE), load_state(path / WEIGHTS_FILE)
+
+
+def resolve_init(path: Path) -> Path:
+    """A checkpoints/ folder means its newest complete checkpoint; anything else is used as is."""
+    latest = CheckpointManager(path).latest() if path.is_dir() else None
+    return latest or path
