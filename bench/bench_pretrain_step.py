@@ -9,11 +9,16 @@ with torch + transformers): `BertForPreTraining` with the same config (exact GEL
 dropout), full-vocabulary MLM logits and HF's own loss (MLM cross-entropy with ignore_index
 -100 off the masked positions + NSP cross-entropy), backward, `clip_grad_norm_(1.0)`,
 `torch.optim.AdamW`; fp32 eager always, `--torch-bf16` (autocast) and `--torch-compile`
-(`torch.compile`) add variants. Both sides see the same synthetic batches (random ids, 20
-masked positions per row, BERT's 80/10/10 replacement, some rows padded, random NSP labels).
+(`torch.compile`) add variants, and `--torch-gathered` an fp32 run whose MLM head runs on the
+masked positions only — the same work as the MindSpore model (HF's own loss computes the
+30522-way decoder at all 128 positions, 6.4x the decoder FLOPs). Both sides see the same
+synthetic batches (random ids, 20 masked positions per row, BERT's 80/10/10 replacement, some
+rows padded, random NSP labels).
 
 Warmup steps (graph compile, torch.compile) are excluded; each row reports the median and p90
-step time over --steps steps, samples/s, the CPU cores the process kept busy and its peak RSS.
+step time over --steps steps, samples/s, the CPU cores the process kept busy, the cores other
+processes took meanwhile (contention: on a shared 2-core machine torch with 2 threads slows
+down several-fold when another process takes a core) and its peak RSS.
 
     .venv/bin/python bench/bench_pretrain_step.py --torch-python /work/refvenv/bin/python \\
         [--pynative] [--torch-bf16] [--torch-compile] [--steps 20]
@@ -21,6 +26,7 @@ step time over --steps steps, samples/s, the CPU cores the process kept busy and
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -107,6 +113,18 @@ def system_busy_seconds() -> float:
         return float("nan")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_features() -> str:
+    """The SIMD features that decide fp32/bf16 matmul speed, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "features unknown"
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+    have = [x for x in wanted if x in flags]
+    return " ".join(have) + (" — no native bf16" if not {"avx512_bf16", "amx_bf16"} & set(flags) else "")
 
 
 def own_cpu_seconds() -> float:
@@ -299,6 +317,9 @@ def main(argv=None) -> int:
                         help="interpreter with torch + transformers for the HF reference (default: skipped)")
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--torch-bf16", action="store_true", help="add an HF run under bf16 autocast")
+    parser.add_argument("--bf16-steps", type=int, default=3,
+                        help="timed steps (after 1 warmup) for the bf16 variants, which can be very slow on CPUs "
+                             "without native bf16 (AVX2 only: ~35x slower than fp32) (default 3)")
     parser.add_argument("--torch-compile", action="store_true",
                         help="add an HF run with torch.compile (with --torch-bf16 also compile+bf16)")
     parser.add_argument("--torch-gathered", action="store_true",
@@ -317,7 +338,9 @@ def main(argv=None) -> int:
         return 0
 
     os.environ.setdefault("GLOG_v", "3")
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if importlib.util.find_spec("bert") is None:  # PYTHONPATH may point at another copy of the package
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import bert
     from bert.config import BertConfig
     from bert.optim import OptimConfig
 
@@ -327,9 +350,10 @@ def main(argv=None) -> int:
     print(f"pretrain step: {bert_config.name} (heads {bert_config.num_attention_heads}, ffn "
           f"{bert_config.intermediate_size}, {bert_config.hidden_act}, dropout {bert_config.hidden_dropout_prob}), "
           f"seq {args.seq}, batch {args.batch}, {args.max_predictions} predictions, vocab {args.vocab}, AdamW, "
-          f"clip 1.0; {args.steps} timed steps after {args.warmup} warmup; {padded:.1%} of tokens are padding")
+          f"clip 1.0; {args.steps} timed steps after {args.warmup} warmup; {padded:.1%} of tokens are padding; "
+          f"bert from {os.path.dirname(os.path.abspath(bert.__file__))}")
     load, busy = os.getloadavg(), others_busy()
-    print(f"machine: {os.cpu_count()} CPUs; at start load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+    print(f"machine: {os.cpu_count()} CPUs ({cpu_features()}); at start load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
           f"other processes busy on {busy:.2f} cores", flush=True)
 
     def quiet(name):
@@ -371,6 +395,8 @@ def main(argv=None) -> int:
                         "bert_config": bert_config.to_dict(), "optim": vars(OptimConfig()),
                         "grad_clip_norm": OptimConfig().grad_clip_norm, "batches": path,
                         "n_batches": args.batches, "batch": args.batch, "warmup": args.warmup, "steps": args.steps}
+                if TORCH_VARIANTS[variant][0]:
+                    spec.update(warmup=min(args.warmup, 1), steps=min(args.steps, args.bf16_steps))
                 quiet(f"HF {variant}")
                 res = run_torch(args.torch_python, spec, args.torch_timeout)
                 name = f"HF torch {res.get('torch', '')} {variant}".replace("  ", " ")
@@ -389,14 +415,14 @@ def main(argv=None) -> int:
 def report(results: dict, args) -> None:
     ok = {k: v for k, v in results.items() if "error" not in v}
     width = max([len(k) for k in results] + [10])
-    print(f"\n{'run':<{width}}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'cores':>5}  {'others':>6}  "
+    print(f"\n{'run':<{width}}  {'steps':>5}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'cores':>5}  {'others':>6}  "
           f"{'RSS GB':>6}  {'warmup s':>8}  first losses")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:<{width}}  failed: {r['error']}")
             continue
         losses = " ".join(f"{x:.3f}" for x in r["first_losses"][:3])
-        print(f"{name:<{width}}  {r['median_s']:8.3f}  {r['p90_s']:7.3f}  {r['samples_per_s']:9.2f}  "
+        print(f"{name:<{width}}  {r['steps']:5d}  {r['median_s']:8.3f}  {r['p90_s']:7.3f}  {r['samples_per_s']:9.2f}  "
               f"{r['cpu_cores']:5.2f}  {r['others_cores']:6.2f}  {r['peak_rss_gb']:6.2f}  {r['warmup_s']:8.1f}  "
               f"{losses}")
     print("(cores: CPU cores the run kept busy; others: cores other processes took meanwhile — above ~0.1 the "
