@@ -17,13 +17,15 @@ $(STAMP): requirements.txt requirements-data.txt requirements-test.txt
 	touch "$(STAMP)"
 
 # The main job: the whole chain on the enwiki sample shipped in gensim's wheel, with submitit's
-# local executor (data → 8k vocab → MindRecord → L2-H128 pretraining → SST-2-layout finetuning).
+# local executor (data → 8k vocab → MindRecord → L2-H128 pretraining → SST-2-layout finetuning →
+# distillation of the finetuned model into the pretrained checkpoint).
 demo: $(STAMP)
 	"$(PY)" jobs/submit_pipeline.py --cluster local --name demo --workdir outputs/demo \
-	  --input "$$("$(PY)" -c 'from bert import assets; print(assets.enwiki_sample())')" --build-vocab 8000 \
+	  --input "$$("$(PY)" -c 'from bert import assets; print(assets.enwiki_sample())')" --build-vocab 8000 --distill \
 	  data.dupe_factor=2 pretrain.model.name=L2-H128 pretrain.total_steps=300 pretrain.save_steps=100 \
 	  pretrain.optim.learning_rate=2e-4 pretrain.optim.warmup_steps=30 pretrain.log_interval=25 \
-	  finetune.model.name=L2-H128 finetune.epochs=3 finetune.optim.learning_rate=5e-4
+	  finetune.model.name=L2-H128 finetune.epochs=3 finetune.optim.learning_rate=5e-4 \
+	  distill.model.name=L2-H128 distill.epochs=2 distill.optim.learning_rate=5e-4
 
 test: $(STAMP)
 	"$(PY)" -m pytest -q tests

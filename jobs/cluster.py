@@ -171,7 +171,7 @@ def stage_args(args, plan: Plan, extra: list[str] = ()) -> list[str]:
 def preflight(stage: str, args: list[str]) -> None:
     """Catch a bad config or missing input here, in one line, rather than in a queued job."""
     from bert.config import ConfigError
-    from bert.train.config import FinetuneConfig, PretrainConfig, load_config
+    from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
     from bert.train.data import DataFeedError, resolve_files
 
     config = args[args.index("--config") + 1] if "--config" in args else None
@@ -180,13 +180,17 @@ def preflight(stage: str, args: list[str]) -> None:
         if stage == "pretrain":
             cfg = load_config(PretrainConfig, config, overrides)
             resolve_files(cfg.data)
-        elif stage == "finetune":
-            cfg = load_config(FinetuneConfig, config, overrides)
+        elif stage in ("finetune", "distill"):
+            cfg = load_config(FinetuneConfig if stage == "finetune" else DistillConfig, config, overrides)
             for split in ("train.tsv", "dev.tsv"):
                 if not (Path(cfg.data_dir) / split).is_file():
                     raise SubmitError(f"{Path(cfg.data_dir) / split} does not exist")
-            if cfg.init and not Path(cfg.init).exists() and not Path(f"{cfg.init}.index").exists():
-                raise SubmitError(f"init checkpoint {cfg.init} does not exist")
+            checkpoints = {"init": cfg.init, "teacher": getattr(cfg, "teacher", None)}
+            for key, path in checkpoints.items():
+                if path and not Path(path).exists() and not Path(f"{path}.index").exists():
+                    raise SubmitError(f"{key} checkpoint {path} does not exist")
+            if getattr(cfg, "transfer_data", None) and not Path(cfg.transfer_data).is_file():
+                raise SubmitError(f"transfer data {cfg.transfer_data} does not exist")
     except (ConfigError, DataFeedError) as exc:
         raise SubmitError(str(exc)) from None
 
@@ -269,3 +273,19 @@ def run_main(build) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def submit_stage_main(stage: str, doc: str, default_config: str, argv=None) -> int:
+    """The whole of a one-job submit script: common flags + overrides → preflight → one job."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, default_config)
+    args = parser.parse_args(argv)
+
+    def build():
+        plan = Plan.from_args(args, stage)
+        job = StageJob(stage, stage_args(args, plan), plan.profile.env)
+        preflight(stage, job.args)
+        if submit(plan, job):
+            tensorboard_hint()
+
+    return run_main(build)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
-          "grid-summary": "bert.grid"}
-DISTRIBUTED = ("pretrain", "finetune")
+          "distill": "bert.distill", "grid-summary": "bert.grid"}
+DISTRIBUTED = ("pretrain", "finetune", "distill")
 
 
 def task_layout() -> dict:

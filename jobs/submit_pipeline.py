@@ -1,12 +1,15 @@
-"""Submit the whole chain — data → pretraining → SST-2 finetuning — as three jobs chained by
-`afterok` dependencies on Slurm (with --kill-on-invalid-dep=yes), or one after the other with
-submitit's local executor (`--cluster local`: the README's main job, no cluster needed).
+"""Submit the whole chain — data → pretraining → SST-2 finetuning (→ distillation) — as jobs
+chained by `afterok` dependencies on Slurm (with --kill-on-invalid-dep=yes), or one after the
+other with submitit's local executor (`--cluster local`: the README's main job, no cluster needed).
 
     python jobs/submit_pipeline.py --input enwiki.xml.bz2 --vocab vocab.txt --workdir outputs/run1 \
-        [--nodes 2] [--sst2 data/SST-2] [data.KEY=V …] [pretrain.KEY=V …] [finetune.KEY=V …]
+        [--nodes 2] [--sst2 data/SST-2] [--distill] [data.KEY=V …] [pretrain.KEY=V …] \
+        [finetune.KEY=V …] [distill.KEY=V …]
 
 Layout of --workdir: data/ (text, examples), pretrain/ (checkpoints), finetune/ (results.json,
-best/, SST-2.tsv); TensorBoard under logs/<name>-pretrain and logs/<name>-finetune.
+best/, SST-2.tsv), distill/ (the same for the student; with --distill the finetuned model is the
+teacher and the pretrained checkpoint the student, unless distill.teacher/init say otherwise);
+TensorBoard under logs/<name>-<stage>.
 """
 import argparse
 import sys
@@ -14,11 +17,11 @@ from pathlib import Path
 
 from cluster import REPO, Plan, StageJob, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
 
-STAGE_PREFIXES = ("data.", "pretrain.", "finetune.")
+STAGE_PREFIXES = ("data.", "pretrain.", "finetune.", "distill.")
 
 
 def split_overrides(overrides: list[str]) -> dict[str, list[str]]:
-    out = {"data": [], "pretrain": [], "finetune": []}
+    out = {prefix.rstrip("."): [] for prefix in STAGE_PREFIXES}
     for item in overrides:
         stage, _, rest = item.partition(".")
         if stage not in out or not rest:
@@ -35,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--build-vocab", type=int, default=0, metavar="SIZE", help="train a vocab of SIZE first")
     parser.add_argument("--workdir", required=True, help="folder for data, checkpoints and results")
     parser.add_argument("--sst2", help="GLUE SST-2 folder (default: a generated demo set, labelled as such)")
+    parser.add_argument("--distill", action="store_true",
+                        help="end with bert.distill: the finetuned model teaches the pretrained checkpoint")
     args = parser.parse_args(argv)
 
     def build():
@@ -63,6 +68,11 @@ def main(argv=None) -> int:
                     f"run_name={plan.name}-finetune", *model, *stages["finetune"]]
         jobs += [("pretrain", StageJob("pretrain", pretrain, plan.profile.env), None),
                  ("finetune", StageJob("finetune", finetune, plan.profile.env), None)]
+        if args.distill:
+            distill = ["--config", str(REPO / "configs/distill_sst2.yaml"), f"teacher={work / 'finetune' / 'best'}",
+                       f"init={work / 'pretrain' / 'checkpoints'}", f"vocab={vocab}", f"data_dir={sst2}",
+                       f"output_dir={work / 'distill'}", f"run_name={plan.name}-distill", *model, *stages["distill"]]
+            jobs.append(("distill", StageJob("distill", distill, plan.profile.env), None))
         previous = None
         for label, job, tasks in jobs:
             after = f"afterok:{previous.job_id}" if previous is not None and plan.cluster == "slurm" else None

@@ -1,5 +1,5 @@
-"""bert.finetune on a learnable SST-2-format set the test writes: accuracy from scratch and from a
-real imported checkpoint, outputs (results.json, best checkpoint, SST-2.tsv, TensorBoard),
+"""bert.finetune on a learnable SST-2-format set the test writes: accuracy from scratch (finetuning
+a real imported checkpoint is the teacher of tests/test_distill.py), outputs (results.json, best checkpoint, SST-2.tsv, TensorBoard),
 resume after SIGUSR2, bad input."""
 import json
 import os
@@ -25,10 +25,16 @@ def sst2(tmp_path_factory):
     return write_demo(tmp_path_factory.mktemp("sst2"))
 
 
+# Dropout off: MindSpore 2.10's CPU dropout is not reproducible from run to run (same seed, runs
+# part after a few steps, measured), and at lr 1e-3 from scratch that swung the best accuracy
+# between 82 % and 100 %; without dropout every run of a command is the same run.
+DETERMINISTIC = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0"]
+
+
 def args_for(data, out, *extra):
     return ["--config", REPO / "configs" / "finetune_sst2.yaml", "init=null", f"vocab={assets.uncased_vocab()}",
             f"data_dir={data}", "model.name=L2-H128", f"output_dir={out}", f"log_dir={out}/logs",
-            "optim.learning_rate=1e-3", "log_interval=5", *extra]
+            "optim.learning_rate=1e-3", "log_interval=5", *DETERMINISTIC, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +73,6 @@ def test_outputs_best_checkpoint_predictions_and_tensorboard(scratch, sst2):
     events.Reload()
     assert {"finetune/train_loss", "finetune/dev_accuracy", "finetune/best_accuracy", "finetune/lr"} <= set(
         events.Tags()["scalars"])
-
-
-def test_real_imported_checkpoint_finetunes_and_beats_the_tiny_model_from_scratch(scratch, sst2, tmp_path):
-    run = run_module("bert.finetune", *args_for(sst2, tmp_path, f"init={assets.minilm_dir()}", "vocab=null",
-                                                 "epochs=1", "optim.learning_rate=1e-4", *MINILM))
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "initialised encoder from" in run.stdout
-    imported = json.loads((tmp_path / "results.json").read_text())["best_accuracy"]
-    from_scratch = json.loads((scratch[0] / "results.json").read_text())
-    print(f"imported MiniLM after 1 epoch {imported:.3f} vs scratch after 4 epochs {from_scratch['best_accuracy']:.3f}")
-    assert imported > from_scratch["best_accuracy"] and imported >= 0.97  # measured: 1.000 vs 0.905
 
 
 def test_sigusr2_then_restart_continues_to_the_planned_end(sst2, tmp_path):

@@ -79,20 +79,24 @@ def test_bad_submissions_are_one_line_and_nonzero(args, problem):
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
 
 
-def test_pipeline_runs_data_pretrain_finetune_on_the_local_executor(tmp_path):
+def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_path):
     from bert import assets
 
     run = jobs_cli("submit_pipeline.py", "--cluster", "local", "--name", f"t-local-{os.getpid()}",
-                   "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000",
+                   "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000", "--distill",
                    "data.dupe_factor=1", "data.max_seq_length=64", "data.max_predictions_per_seq=10",
                    "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64", "pretrain.max_predictions_per_seq=10",
                    "pretrain.total_steps=4", "pretrain.train_batch_size=8", "finetune.model.name=L2-H128",
-                   "finetune.epochs=1")
+                   "finetune.epochs=1", "distill.model.name=L2-H128", "distill.epochs=1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert len(JOB_ID.findall(run.stdout)) == 3
+    assert len(JOB_ID.findall(run.stdout)) == 4
     assert (tmp_path / "pretrain" / "checkpoints" / "step_00000004" / "state.json").is_file()
     results = json.loads((tmp_path / "finetune" / "results.json").read_text())
     assert results["dataset"] == "generated demo set (not SST-2)"
+    distilled = json.loads((tmp_path / "distill" / "results.json").read_text())
+    assert distilled["teacher"] == str(tmp_path / "finetune" / "best")
+    assert distilled["teacher_dev_accuracy"] == pytest.approx(results["best_accuracy"])
+    assert re.search(r"distill done: .*best dev accuracy", run.stdout), run.stdout
 
 
 # ---------------------------------------------------------------- on the Slurm sandbox
@@ -116,7 +120,7 @@ def test_submit_pretrain_on_two_nodes(slurm, wiki_8k, tmp_path):
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
 
 
-def test_sbatch_finetune_template_prints_accuracy_and_writes_results(slurm, tmp_path):
+def test_sbatch_finetune_and_distill_templates_print_accuracy_and_write_results(slurm, tmp_path):
     from bert import assets
     from bert.data.sst2_demo import write_demo
 
@@ -133,6 +137,19 @@ def test_sbatch_finetune_template_prints_accuracy_and_writes_results(slurm, tmp_
     assert fields["JobState"] == "COMPLETED", log[-3000:]
     assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
     assert json.loads((tmp_path / "out" / "results.json").read_text())["best_accuracy"] >= 0.0
+
+    # the distillation template, with the model just finetuned as the teacher
+    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", "slurm/distill_sst2.sbatch", "init=null",
+                          f"teacher={tmp_path / 'out' / 'best'}", f"vocab={assets.uncased_vocab()}",
+                          f"data_dir={data}", "model.name=L2-H128", "epochs=1", f"output_dir={tmp_path / 'distilled'}",
+                          f"log_dir={tmp_path / 'logs'}"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    job_id = run.stdout.strip().split(";")[0]
+    fields = wait_job(slurm, job_id)
+    log = (REPO / "logs" / f"bert-distill-sst2-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
+    assert (tmp_path / "distilled" / "teacher_logits.npy").is_file()
 
 
 def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):

@@ -1,5 +1,5 @@
-"""Run configs — `PretrainConfig` (configs/pretrain.yaml) and `FinetuneConfig`
-(configs/finetune_sst2.yaml) — loaded from YAML + `key=value` overrides, saved with every checkpoint."""
+"""Run configs — `PretrainConfig` (configs/pretrain.yaml), `FinetuneConfig`
+(configs/finetune_sst2.yaml) and `DistillConfig` (configs/distill_sst2.yaml) — loaded from YAML + `key=value` overrides, saved with every checkpoint."""
 from __future__ import annotations
 
 import dataclasses
@@ -131,3 +131,26 @@ class FinetuneConfig:
     bert_config = PretrainConfig.bert_config
     run = PretrainConfig.run
     to_dict = PretrainConfig.to_dict
+
+
+@dataclasses.dataclass
+class DistillConfig(FinetuneConfig):
+    """Task distillation (Turc et al. 2019): `init` is the student's pretrained checkpoint,
+    `teacher` a model finetuned on the task; loss = soft_weight · T² · KL(teacher_T ‖ student_T)
+    + (1 − soft_weight) · hard-label cross-entropy."""
+
+    teacher: str = "outputs/finetune/sst2-L4-H256/best"  # our model dir / checkpoints, HF dir or TF checkpoint
+    teacher_vocab: str | None = None  # default: vocab.txt in or next to teacher; must equal the student's
+    temperature: float = 1.0
+    soft_weight: float = 1.0  # 1: teacher only (the paper); 0: hard labels only
+    transfer_data: str | None = None  # unlabeled sentences, one per line, added to train.tsv (the transfer set)
+    cache_teacher: bool = True  # teacher logits computed once into output_dir/teacher_logits.npy
+    output_dir: str = "outputs/distill/sst2"
+
+    def validate(self) -> None:
+        FinetuneConfig.validate(self)
+        if not self.teacher:
+            raise ConfigError("teacher is not set: pass teacher=PATH (a model finetuned on the task)")
+        if self.temperature <= 0 or not 0 <= self.soft_weight <= 1:
+            raise ConfigError(f"temperature must be positive and soft_weight in [0, 1], got "
+                              f"{self.temperature} and {self.soft_weight}")

@@ -47,3 +47,27 @@ class ClassificationLoss(nn.Cell):
         nll_sum = token_nll(logits, labels).sum()
         correct = (logits.argmax(-1) == labels).astype(ms.float32).sum()
         return nll_sum / denominator, (nll_sum, correct)
+
+
+class DistillationLoss(nn.Cell):
+    """Student logits against the teacher's: soft_weight · T² · KL(softmax(t/T) ‖ softmax(s/T)) +
+    (1 − soft_weight) · cross-entropy with the label where there is one (label_weights 1, else 0),
+    summed over the micro-batch and divided by the global batch size; metrics: (soft sum, hard
+    sum, correct labelled)."""
+
+    def __init__(self, model, temperature: float, soft_weight: float):
+        super().__init__(auto_prefix=False)
+        self.model = model
+        self.temperature, self.soft_weight = temperature, soft_weight
+
+    def construct(self, input_ids, token_type_ids, attention_mask, labels, label_weights, teacher_logits,
+                  denominator):
+        logits = self.model(input_ids, token_type_ids, attention_mask).astype(ms.float32)
+        t = self.temperature
+        teacher_log_p = ops.log_softmax(teacher_logits / t, -1)
+        kl = (ops.exp(teacher_log_p) * (teacher_log_p - ops.log_softmax(logits / t, -1))).sum(-1)
+        soft_sum = kl.sum() * (t * t)
+        hard_sum = (token_nll(logits, labels) * label_weights).sum()
+        correct = ((logits.argmax(-1) == labels).astype(ms.float32) * label_weights).sum()
+        loss = (self.soft_weight * soft_sum + (1.0 - self.soft_weight) * hard_sum) / denominator
+        return loss, (soft_sum, hard_sum, correct)
