@@ -175,10 +175,12 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     import cProfile
     import pstats
 
+    import numpy as np
+
     from bert import assets
     from bert.data.examples import WRITE_BATCH, read_documents, write_examples_shard
     from bert.data.mindrecord import write_shard
-    from bert.data.pretraining import Vocab, dupe_passes, shard_seed, to_features
+    from bert.data.pretraining import Vocab, dupe_passes, features, shard_seed
     from bert.tokenization import Tokenizer
 
     shard = shard_files(text)[0]
@@ -193,20 +195,22 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     vocab = Vocab.from_tokenizer(tokenizer)
     phases["Tokenizer + Vocab construction"] = time.perf_counter() - t
     t = time.perf_counter()
-    documents = read_documents(shard, tokenizer)
-    phases["read_documents (tokenization, tokenizers.encode_batch)"] = time.perf_counter() - t
+    docs = read_documents(shard, tokenizer)
+    phases["read_documents (tokenization, Tokenizer.ids_flat)"] = time.perf_counter() - t
     t = time.perf_counter()
-    passes = list(dupe_passes(documents, cfg, vocab, shard_seed(cfg.random_seed, shard.name)))
-    phases["dupe_passes (Google's algorithm over ids)"] = time.perf_counter() - t
+    seed = shard_seed(cfg.random_seed, shard.name)
+    passes = list(dupe_passes(docs, cfg, seed))
+    phases["dupe_passes (packing + truncation, Google's algorithm)"] = time.perf_counter() - t
     t = time.perf_counter()
-    batches = [[to_features(i, cfg, vocab.pad_id) for i in instances[s:s + WRITE_BATCH]]
-               for instances in passes for s in range(0, len(instances), WRITE_BATCH)]
-    phases["to_features (numpy columns)"] = time.perf_counter() - t
+    masks = np.random.default_rng([seed, 1])
+    batches = [features(docs.tokens, spans[s:s + WRITE_BATCH], cfg, vocab, masks)
+               for spans in passes for s in range(0, len(spans), WRITE_BATCH)]
+    phases["features (masking + numpy columns)"] = time.perf_counter() - t
     t = time.perf_counter()
     rows = write_shard(work / "profile" / "phases.mindrecord", batches)
     phases["write_shard (MindRecord FileWriter)"] = time.perf_counter() - t
     total = sum(phases.values())
-    print(f"phases (no profiler; {rows} instances, {len(documents)} documents):")
+    print(f"phases (no profiler; {rows} instances, {len(docs)} documents):")
     for name, sec in phases.items():
         print(f"  {name:<58} {sec:7.3f} s  {100 * sec / total:5.1f} %")
     print(f"  {'total':<58} {total:7.3f} s")

@@ -53,6 +53,16 @@ def test_chain_counts_on_the_real_dump(chain):
     assert "History." not in first  # section headings are dropped
 
 
+def test_shard_tokenization_equals_tokenizers_line_by_line(chain):
+    out, _ = chain
+    lines = [line.strip() for line in (out / "text" / "AA_wiki_00.txt").read_text().split("\n")]
+    lines = [line for line in lines if line]
+    tok = Tokenizer(VOCAB)
+    ids, counts = tok.ids_flat(lines)
+    expected = tok.ids_batch(lines)
+    assert counts.tolist() == [len(e) for e in expected] and ids.tolist() == [i for e in expected for i in e]
+
+
 def test_instances_have_googles_layout(chain):
     out, cfg = chain
     rows = all_rows(out / "examples")

@@ -18,8 +18,9 @@ SCHEMA = {name: {"type": "float32" if name == "masked_lm_weights" else "int32", 
 SUFFIX = ".mindrecord"
 
 
-def write_shard(path: str | os.PathLike, batches: Iterable[list[dict]]) -> int:
-    """Write rows batch by batch into `path` (+ its `.db` index); returns the row count.
+def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]]) -> int:
+    """Write batches of columns (one row per instance) into `path` (+ its `.db` index); returns
+    the row count.
 
     MindRecord ties the index to the file's name, so the pair is written under its final name in
     a temporary folder and moved into place only when committed.
@@ -32,13 +33,15 @@ def write_shard(path: str | os.PathLike, batches: Iterable[list[dict]]) -> int:
     tmp_dir.mkdir(parents=True)
     writer = FileWriter(str(tmp_dir / path.name), shard_num=1, overwrite=True)
     writer.set_page_size(1 << 20)  # the 32 MB default pads small shards to many times their size
+    writer.set_header_size(1 << 20)  # so does the 16 MB header; 1 MB holds ~5000 pages' metadata
     writer.add_schema(SCHEMA, "bert_pretraining")
     rows = 0
     try:
-        for batch in batches:
-            if batch:
-                writer.write_raw_data(batch)
-                rows += len(batch)
+        for columns in batches:
+            count = len(columns[COLUMNS[0]])
+            if count:
+                writer.write_raw_data([{k: columns[k][i] for k in COLUMNS} for i in range(count)])
+                rows += count
         writer.commit()
         for name in (path.name, path.name + ".db"):
             os.replace(tmp_dir / name, path.parent / name)
