@@ -11,12 +11,15 @@ import numpy as np
 from tokenizers import BertWordPieceTokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-# The characters BERT's normalizer turns into a space (whitespace that is not a control
-# character): text split on them tokenizes piece by piece exactly as it does whole.
-_PLAIN_ASCII = re.compile(r"[\x21-\x5a\x5c-\x7e]+")
-_ASCII_PIECE = re.compile("[A-Za-z0-9]+|[^A-Za-z0-9]")  # BERT: every other printable ASCII is punctuation
-_WORD_OR_NEWLINE = re.compile("\n|[^\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-
+# What BERT's normalizer turns into a space (whitespace that is not a control character), and
+# printable ASCII but "[" (which could open a special token): every other character of it is
+# punctuation to BERT's pre-tokenizer.
+_SPACE = "\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_PLAIN = r"\x21-\x5a\x5c-\x7e"
+_PLAIN_PIECE = re.compile(f"[{_PLAIN}]+")
+# Pieces of text that tokenize independently: a line end, a whole word with any character that
+# is not plain, or what the pre-tokenizer cuts plain words into (alphanumeric runs, punctuation).
+_PIECE = re.compile(f"\n|[^{_SPACE}]*[^{_PLAIN}{_SPACE}][^{_SPACE}]*|[A-Za-z0-9]+|[{_PLAIN}]")
 
 class VocabError(ValueError):
     """A vocabulary file that cannot serve as a BERT vocab; one line naming the problem."""
@@ -104,45 +107,29 @@ class Tokenizer:
     def ids_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """`ids` of newline-free texts, concatenated (int32), and each text's id count.
 
-        Tokenizes each distinct word once (`word_ids`), then gathers the ids in numpy.
+        Cuts the text into pieces that tokenize independently, tokenizes each distinct piece
+        once (plain ASCII ones, lower-cased as BERT would, by the WordPiece model alone; the
+        rest by the whole `tokenizers` pipeline), then gathers the ids in numpy.
         """
         index: dict[str, int] = {"\n": 0}
-        codes = np.array([index.setdefault(w, len(index)) for w in _WORD_OR_NEWLINE.findall("\n".join([*texts, ""]))],
-                         np.int64)
-        pieces = self.word_ids(list(index))
+        codes = np.array([index.setdefault(p, len(index)) for p in _PIECE.findall("\n".join([*texts, ""]))], np.int64)
+        model, rest = self._wordpiece._tokenizer.model, {}
+        pieces: list[list[int]] = []
+        for k, piece in enumerate(index):
+            if _PLAIN_PIECE.fullmatch(piece):
+                pieces.append([t.id for t in model.tokenize(piece.lower() if self.lowercase else piece)])
+            else:
+                pieces.append([])
+                rest[k] = piece
+        for k, e in zip(rest, self._wordpiece._tokenizer.encode_batch_fast(list(rest.values()), add_special_tokens=False)):
+            pieces[k] = e.ids
         sizes = np.array([len(p) for p in pieces], np.int64)
         flat = np.fromiter((i for p in pieces for i in p), np.int32, int(sizes.sum()))
         counts = sizes[codes]
         ends = np.cumsum(counts)
-        # ids[k] = flat[first id of word k + offset within it]
+        # ids[k] = flat[first id of piece k + offset within it]
         take = np.repeat(np.cumsum(sizes)[codes] - ends, counts) + np.arange(counts.sum())
         return flat[take], np.diff(ends[codes == 0], prepend=0)
-
-    def word_ids(self, words: list[str]) -> list[list[int]]:
-        """`ids` of each space-free word. Printable ASCII words without `[` (which could open a
-        special token) are normalized and split at punctuation here, as BERT's normalizer and
-        pre-tokenizer would, and their pieces go to the WordPiece model; others take the full path."""
-        model = self._wordpiece._tokenizer.model
-        cache: dict[str, list[int]] = {}
-        out: list[list[int] | None] = []
-        rest = []
-        for k, word in enumerate(words):
-            if _PLAIN_ASCII.fullmatch(word):
-                ids = []
-                for piece in _ASCII_PIECE.findall(word.lower() if self.lowercase else word):
-                    hit = cache.get(piece)
-                    if hit is None:
-                        hit = cache[piece] = [t.id for t in model.tokenize(piece)]
-                    ids += hit
-                out.append(ids)
-            else:
-                out.append(None)
-                rest.append(k)
-        if rest:
-            encoded = self._wordpiece._tokenizer.encode_batch_fast([words[k] for k in rest], add_special_tokens=False)
-            for k, e in zip(rest, encoded):
-                out[k] = e.ids
-        return out
 
     def convert_ids_to_tokens(self, ids) -> list[str]:
         return [self.vocab[int(i)] for i in ids]
