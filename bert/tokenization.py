@@ -19,7 +19,7 @@ _PLAIN = r"\x21-\x5a\x5c-\x7e"
 _PLAIN_PIECE = re.compile(f"[{_PLAIN}]+")
 # Pieces of text that tokenize independently: a line end, a whole word with any character that
 # is not plain, or what the pre-tokenizer cuts plain words into (alphanumeric runs, punctuation).
-_PIECE = re.compile(f"\n|[^{_SPACE}]*[^{_PLAIN}{_SPACE}][^{_SPACE}]*|[A-Za-z0-9]+|[{_PLAIN}]")
+_PIECE = re.compile(f"\n|[{_PLAIN}]*+[^{_PLAIN}{_SPACE}][^{_SPACE}]*|[A-Za-z0-9]+|[{_PLAIN}]")
 
 class VocabError(ValueError):
     """A vocabulary file that cannot serve as a BERT vocab; one line naming the problem."""

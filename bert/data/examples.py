@@ -6,6 +6,7 @@ MindRecord shards of MLM+NSP pretraining instances out — one per text shard, s
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -20,6 +21,21 @@ from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard
 from bert.tokenization import Tokenizer, VocabError, file_sha256
 
 WRITE_BATCH = 2048
+
+
+def load_vocab(vocab_file: Path, lowercase: bool | None) -> tuple[Tokenizer, Vocab]:
+    """The tokenizer and the algorithm's Vocab, built once per process and vocab file version."""
+    try:
+        version = Path(vocab_file).stat().st_mtime_ns
+    except OSError:
+        version = None  # Tokenizer says what is wrong
+    return _load_vocab(Path(vocab_file), version, lowercase)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_vocab(vocab_file: Path, _version: int | None, lowercase: bool | None) -> tuple[Tokenizer, Vocab]:
+    tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
+    return tokenizer, Vocab.from_tokenizer(tokenizer)
 
 
 def read_documents(path: Path, tokenizer: Tokenizer) -> Documents:
@@ -42,8 +58,7 @@ def read_documents(path: Path, tokenizer: Tokenizer) -> Documents:
 
 def write_examples_shard(text_path: Path, output: Path, vocab_file: Path, cfg: DataConfig) -> dict:
     """One text shard → one MindRecord shard (+ stats marker written last)."""
-    tokenizer = Tokenizer(vocab_file, lowercase=cfg.do_lower_case)
-    vocab = Vocab.from_tokenizer(tokenizer)
+    tokenizer, vocab = load_vocab(vocab_file, cfg.do_lower_case)
     docs = read_documents(text_path, tokenizer)
     if not len(docs):
         raise DataError(f"text shard {text_path} holds no sentences")
@@ -79,7 +94,7 @@ def examples_stage(text_dir, vocab_file, output_dir, cfg: DataConfig, workers=1,
                    num_shards=1) -> list[Path]:
     """Write this task's MindRecord shards (complete ones skipped); returns every shard's path."""
     vocab_file, output_dir = Path(vocab_file), Path(output_dir)
-    tokenizer = Tokenizer(vocab_file, lowercase=cfg.do_lower_case)  # fail early on a bad vocab
+    tokenizer, _ = load_vocab(vocab_file, cfg.do_lower_case)  # fail early on a bad vocab
     sources = text_shards(Path(text_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
     outputs = [output_dir / (s.stem + SUFFIX) for s in sources]
