@@ -160,20 +160,22 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     ids = np.where(pos == 0, vocab.cls_id, np.where(sep, vocab.sep_id, np.where(pos < length, ids, vocab.pad_id)))
     ids = ids.astype(np.int32)
     real = pos < length
-    masked = choose_masked(ids, real, length[:, 0], cfg, vocab, rng)
+    row, col = np.nonzero(choose_masked(ids, real, length[:, 0], cfg, vocab, rng))  # ascending per row
+    labels = ids[row, col]
+    draw = rng.random(len(row))
+    random_ids = rng.integers(0, vocab.size, len(row), dtype=np.int32)
     shown = ids.copy()
-    draw = rng.random(int(masked.sum()))
-    random_ids = rng.integers(0, vocab.size, len(draw), dtype=np.int32)
-    shown[masked] = np.where(draw < 0.8, vocab.mask_id, np.where(draw < 0.9, ids[masked], random_ids))
-    count = masked.sum(1)
-    where = np.argsort(~masked, axis=1, kind="stable")[:, :p]  # masked positions, ascending
-    valid = np.arange(p)[None, :] < count[:, None]
+    shown[row, col] = np.where(draw < 0.8, vocab.mask_id, np.where(draw < 0.9, labels, random_ids))
+    slot = np.arange(len(row)) - np.searchsorted(row, row)  # k-th masked position of its row
+    positions, label_ids, weights = np.zeros((len(ids), p), np.int32), np.zeros((len(ids), p), np.int32), \
+        np.zeros((len(ids), p), np.float32)
+    positions[row, slot], label_ids[row, slot], weights[row, slot] = col, labels, 1.0
     return {"input_ids": shown,
             "input_mask": real.astype(np.int32),
             "segment_ids": (real & (pos > la + 1)).astype(np.int32),
-            "masked_lm_positions": np.where(valid, where, 0).astype(np.int32),
-            "masked_lm_ids": np.where(valid, np.take_along_axis(ids, where, 1), 0).astype(np.int32),
-            "masked_lm_weights": valid.astype(np.float32),
+            "masked_lm_positions": positions,
+            "masked_lm_ids": label_ids,
+            "masked_lm_weights": weights,
             "next_sentence_labels": spans.random_next.astype(np.int32)[:, None]}
 
 
