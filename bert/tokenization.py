@@ -104,25 +104,28 @@ class Tokenizer:
         """`ids` for many texts at once (parallel inside `tokenizers`)."""
         return [e.ids for e in self._wordpiece.encode_batch(texts, add_special_tokens=False)]
 
-    def ids_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def ids_flat(self, texts: list[str], known: dict[str, list[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """`ids` of newline-free texts, concatenated (int32), and each text's id count.
 
         Cuts the text into pieces that tokenize independently, tokenizes each distinct piece
         once (plain ASCII ones, lower-cased as BERT would, by the WordPiece model alone; the
-        rest by the whole `tokenizers` pipeline), then gathers the ids in numpy.
+        rest by the whole `tokenizers` pipeline), then gathers the ids in numpy. `known` (piece →
+        ids, filled in here) carries what is tokenized already from call to call.
         """
+        known = {} if known is None else known
         index: dict[str, int] = {"\n": 0}
         codes = np.array([index.setdefault(p, len(index)) for p in _PIECE.findall("\n".join([*texts, ""]))], np.int64)
         model, rest = self._wordpiece._tokenizer.model, {}
         pieces: list[list[int]] = []
         for k, piece in enumerate(index):
-            if _PLAIN_PIECE.fullmatch(piece):
-                pieces.append([t.id for t in model.tokenize(piece.lower() if self.lowercase else piece)])
-            else:
-                pieces.append([])
+            ids = known.get(piece)
+            if ids is None and _PLAIN_PIECE.fullmatch(piece):
+                ids = known[piece] = [t.id for t in model.tokenize(piece.lower() if self.lowercase else piece)]
+            if ids is None:
                 rest[k] = piece
+            pieces.append(ids or [])
         for k, e in zip(rest, self._wordpiece._tokenizer.encode_batch_fast(list(rest.values()), add_special_tokens=False)):
-            pieces[k] = e.ids
+            pieces[k] = known[rest[k]] = e.ids
         sizes = np.array([len(p) for p in pieces], np.int64)
         flat = np.fromiter((i for p in pieces for i in p), np.int32, int(sizes.sum()))
         counts = sizes[codes]

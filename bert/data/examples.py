@@ -21,6 +21,7 @@ from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard
 from bert.tokenization import Tokenizer, VocabError, file_sha256
 
 WRITE_BATCH = 2048
+TOKENIZE_CHARS = 1 << 18
 
 
 def load_vocab(vocab_file: Path, lowercase: bool | None) -> tuple[Tokenizer, Vocab]:
@@ -39,20 +40,27 @@ def _load_vocab(vocab_file: Path, _version: int | None, lowercase: bool | None) 
 
 
 def read_documents(path: Path, tokenizer: Tokenizer) -> Documents:
-    """A text shard (one sentence per line, blank lines between documents) → its tokenized documents."""
+    """A text shard (one sentence per line, blank lines between documents) → its tokenized
+    documents; tokenized in chunks of ~TOKENIZE_CHARS so that only the ids grow with the shard."""
+    known: dict[str, list[int]] = {}
+    parts, doc_sizes, chunk, chars, size = [], [], [], 0, 0
     with open(path, encoding="utf-8") as f:
-        lines = [line.strip() for line in f.read().split("\n")]
-    sentences, doc_sizes, size = [], [], 0
-    for line in lines:
-        if line:
-            sentences.append(line)
-            size += 1
-        elif size:
-            doc_sizes.append(size)
-            size = 0
+        for line in f:
+            line = line.strip()
+            if line:
+                chunk.append(line)
+                chars += len(line)
+                size += 1
+            elif size:
+                doc_sizes.append(size)
+                size = 0
+            if chars >= TOKENIZE_CHARS:
+                parts.append(tokenizer.ids_flat(chunk, known))
+                chunk, chars = [], 0
     if size:
         doc_sizes.append(size)
-    tokens, counts = tokenizer.ids_flat(sentences)
+    parts.append(tokenizer.ids_flat(chunk, known))
+    tokens, counts = (np.concatenate(p) for p in zip(*parts))
     return Documents.from_counts(tokens, counts, doc_sizes)
 
 
