@@ -17,7 +17,10 @@ and peak RSS (largest single process of the run, from os.wait4) are per run:
   ours 2x ...  workers=1 on the text twice over: each shard as two files (2x-files: how a bigger
                corpus looks to the stage) and each shard's content doubled (2x-content: bigger shards)
 
-Times include the stage's own lazy imports (mindspore.mindrecord) but not interpreter start-up.
+Times include the stage's own lazy imports (mindspore.mindrecord) but not interpreter start-up;
+on a text this small they are most of ours' CPU time, so the per-core ratio is also printed net
+of the imports-only run (the reference imports nothing comparable: Google's script would import
+TensorFlow for its TFRecord writer, which this port leaves out).
 Instance counts differ between reference and ours (ours draws random next segments within a
 shard, with per-shard seeds), so compare instances/s, not seconds. --profile adds a phase
 breakdown of ours on one shard (tokenization / algorithm / features / MindRecord) and the top
@@ -175,10 +178,12 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     import cProfile
     import pstats
 
+    import numpy as np
+
     from bert import assets
     from bert.data.examples import WRITE_BATCH, read_documents, write_examples_shard
     from bert.data.mindrecord import write_shard
-    from bert.data.pretraining import Vocab, dupe_passes, shard_seed, to_features
+    from bert.data.pretraining import Vocab, dupe_passes, features, shard_seed
     from bert.tokenization import Tokenizer
 
     shard = shard_files(text)[0]
@@ -193,20 +198,22 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     vocab = Vocab.from_tokenizer(tokenizer)
     phases["Tokenizer + Vocab construction"] = time.perf_counter() - t
     t = time.perf_counter()
-    documents = read_documents(shard, tokenizer)
-    phases["read_documents (tokenization, tokenizers.encode_batch)"] = time.perf_counter() - t
+    docs = read_documents(shard, tokenizer)
+    phases["read_documents (tokenization, Tokenizer.ids_flat)"] = time.perf_counter() - t
     t = time.perf_counter()
-    passes = list(dupe_passes(documents, cfg, vocab, shard_seed(cfg.random_seed, shard.name)))
-    phases["dupe_passes (Google's algorithm over ids)"] = time.perf_counter() - t
+    seed = shard_seed(cfg.random_seed, shard.name)
+    passes = list(dupe_passes(docs, cfg, seed))
+    phases["dupe_passes (packing + truncation, Google's algorithm)"] = time.perf_counter() - t
     t = time.perf_counter()
-    batches = [[to_features(i, cfg, vocab.pad_id) for i in instances[s:s + WRITE_BATCH]]
-               for instances in passes for s in range(0, len(instances), WRITE_BATCH)]
-    phases["to_features (numpy columns)"] = time.perf_counter() - t
+    masks = np.random.default_rng([seed, 1])
+    batches = [features(docs.tokens, spans[s:s + WRITE_BATCH], cfg, vocab, masks)
+               for spans in passes for s in range(0, len(spans), WRITE_BATCH)]
+    phases["features (masking + numpy columns)"] = time.perf_counter() - t
     t = time.perf_counter()
     rows = write_shard(work / "profile" / "phases.mindrecord", batches)
     phases["write_shard (MindRecord FileWriter)"] = time.perf_counter() - t
     total = sum(phases.values())
-    print(f"phases (no profiler; {rows} instances, {len(documents)} documents):")
+    print(f"phases (no profiler; {rows} instances, {len(docs)} documents):")
     for name, sec in phases.items():
         print(f"  {name:<58} {sec:7.3f} s  {100 * sec / total:5.1f} %")
     print(f"  {'total':<58} {total:7.3f} s")
@@ -278,6 +285,9 @@ def main(argv=None) -> int:
             print(f"ours(w=1) / reference, instances per CPU second:  {rate(w1, 'cpu_s') / rate(ref, 'cpu_s'):6.2f}x"
                   f"  (per core; CPU s / wall s: ours {w1['cpu_s'] / w1['seconds']:.2f}, "
                   f"reference {ref['cpu_s'] / ref['seconds']:.2f})")
+            fixed = rows["ours imports only"]["cpu_s"]
+            print(f"  the same net of the imports-only run's {fixed:.2f} CPU s (once per process, not per instance): "
+                  f"{w1['stats']['instances'] / (w1['cpu_s'] - fixed) / rate(ref, 'cpu_s'):6.2f}x")
         print(f"ours(w=2) / ours(w=1), instances per wall second:  {rate(w2) / rate(w1):6.2f}x"
               f"  (at most {files_speedup(w1['files'], 2):.2f}x with {w1['files']} shards on 2 workers)")
         base_mb = rows["ours imports only"]["rss_mb"]

@@ -4,12 +4,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 from tokenizers import BertWordPieceTokenizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-
+# What BERT's normalizer turns into a space (whitespace that is not a control character), and
+# printable ASCII but "[" (which could open a special token): every other character of it is
+# punctuation to BERT's pre-tokenizer.
+_SPACE = "\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_PLAIN = r"\x21-\x5a\x5c-\x7e"
+_PLAIN_PIECE = re.compile(f"[{_PLAIN}]+")
+# Pieces of text that tokenize independently: a line end, a whole word with any character that
+# is not plain, or what the pre-tokenizer cuts plain words into (alphanumeric runs, punctuation).
+_PIECE = re.compile(f"\n|[{_PLAIN}]*+[^{_PLAIN}{_SPACE}][^{_SPACE}]*|[A-Za-z0-9]+|[{_PLAIN}]")
 
 class VocabError(ValueError):
     """A vocabulary file that cannot serve as a BERT vocab; one line naming the problem."""
@@ -93,6 +103,36 @@ class Tokenizer:
     def ids_batch(self, texts: list[str]) -> list[list[int]]:
         """`ids` for many texts at once (parallel inside `tokenizers`)."""
         return [e.ids for e in self._wordpiece.encode_batch(texts, add_special_tokens=False)]
+
+    def ids_flat(self, texts: list[str], known: dict[str, list[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`ids` of newline-free texts, concatenated (int32), and each text's id count.
+
+        Cuts the text into pieces that tokenize independently, tokenizes each distinct piece
+        once (plain ASCII ones, lower-cased as BERT would, by the WordPiece model alone; the
+        rest by the whole `tokenizers` pipeline), then gathers the ids in numpy. `known` (piece →
+        ids, filled in here) carries what is tokenized already from call to call.
+        """
+        known = {} if known is None else known
+        index: dict[str, int] = {"\n": 0}
+        codes = np.array([index.setdefault(p, len(index)) for p in _PIECE.findall("\n".join([*texts, ""]))], np.int64)
+        model, rest = self._wordpiece._tokenizer.model, {}
+        pieces: list[list[int]] = []
+        for k, piece in enumerate(index):
+            ids = known.get(piece)
+            if ids is None and _PLAIN_PIECE.fullmatch(piece):
+                ids = known[piece] = [t.id for t in model.tokenize(piece.lower() if self.lowercase else piece)]
+            if ids is None:
+                rest[k] = piece
+            pieces.append(ids or [])
+        for k, e in zip(rest, self._wordpiece._tokenizer.encode_batch_fast(list(rest.values()), add_special_tokens=False)):
+            pieces[k] = known[rest[k]] = e.ids
+        sizes = np.array([len(p) for p in pieces], np.int64)
+        flat = np.fromiter((i for p in pieces for i in p), np.int32, int(sizes.sum()))
+        counts = sizes[codes]
+        ends = np.cumsum(counts)
+        # ids[k] = flat[first id of piece k + offset within it]
+        take = np.repeat(np.cumsum(sizes)[codes] - ends, counts) + np.arange(counts.sum())
+        return flat[take], np.diff(ends[codes == 0], prepend=0)
 
     def convert_ids_to_tokens(self, ids) -> list[str]:
         return [self.vocab[int(i)] for i in ids]

@@ -13,6 +13,7 @@ import pytest
 from bert import assets
 from bert.data.config import DataConfig
 from bert.data.examples import examples_stage
+from bert.data import mindrecord
 from bert.data.mindrecord import COLUMNS, read_rows, shard_files
 from bert.data.prepare import prepare
 from bert.tokenization import Tokenizer
@@ -51,6 +52,16 @@ def test_chain_counts_on_the_real_dump(chain):
     first = (out / "text" / "AA_wiki_00.txt").read_text().split("\n")
     assert first[0].startswith("Anarchism is a political philosophy")
     assert "History." not in first  # section headings are dropped
+
+
+def test_shard_tokenization_equals_tokenizers_line_by_line(chain):
+    out, _ = chain
+    lines = [line.strip() for line in (out / "text" / "AA_wiki_00.txt").read_text().split("\n")]
+    lines = [line for line in lines if line]
+    tok = Tokenizer(VOCAB)
+    ids, counts = tok.ids_flat(lines)
+    expected = tok.ids_batch(lines)
+    assert counts.tolist() == [len(e) for e in expected] and ids.tolist() == [i for e in expected for i in e]
 
 
 def test_instances_have_googles_layout(chain):
@@ -142,6 +153,32 @@ def test_phase_two_settings_by_override(tmp_path, chain):
     rows = all_rows(tmp_path)
     assert rows["input_ids"].shape[1] == 512 and rows["masked_lm_positions"].shape[1] == 80
     assert rows["input_mask"].sum(1).max() == 512
+
+
+def test_rows_written_in_bulk_are_the_filewriters_own(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    widths = {"input_ids": 16, "input_mask": 16, "segment_ids": 16, "masked_lm_positions": 4, "masked_lm_ids": 4,
+              "masked_lm_weights": 4, "next_sentence_labels": 1}
+    batches = [{k: rng.integers(0, 30522, (rows, w)).astype(np.float32 if k == "masked_lm_weights" else np.int32)
+                for k, w in widths.items()} for rows in (5, 1, 7)]
+    (tmp_path / "bulk").mkdir(), (tmp_path / "public").mkdir()  # the header holds the file's name
+    mindrecord.write_shard(tmp_path / "bulk" / "x.mindrecord", batches)
+
+    def one_by_one(writer, columns):  # FileWriter's public call, with the same split into calls
+        rows = [{k: columns[k][i] for k in COLUMNS} for i in range(len(columns["input_ids"]))]
+        calls = [rows[:1], rows[1:]] if not writer._writer.is_open else [rows]
+        for call in calls:
+            if call:
+                writer.write_raw_data(call)
+        return len(rows)
+
+    monkeypatch.setattr(mindrecord, "write_columns", one_by_one)
+    mindrecord.write_shard(tmp_path / "public" / "x.mindrecord", batches)
+    for name in ("x.mindrecord", "x.mindrecord.db"):
+        assert (tmp_path / "bulk" / name).read_bytes() == (tmp_path / "public" / name).read_bytes()
+    rows = list(read_rows(tmp_path / "bulk" / "x.mindrecord"))
+    for k in COLUMNS:
+        assert np.array_equal(np.stack([r[k] for r in rows]), np.concatenate([b[k] for b in batches]))
 
 
 def md5s(directory):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from bert import assets
@@ -58,6 +59,18 @@ def test_ids_batch_equals_one_by_one():
     tokenizer = Tokenizer(assets.uncased_vocab())
     texts = ["Anarchism is a political philosophy.", "", "Ångström units, 1.5 × 10⁻¹⁰ m."]
     assert tokenizer.ids_batch(texts) == [tokenizer.ids(t) for t in texts]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ids_flat_equals_ids_batch(lowercase):
+    tokenizer = Tokenizer(assets.uncased_vocab(), lowercase=lowercase)
+    texts = ["Anarchism is a political philosophy.", "", "Ångström units, 1.5 × 10⁻¹⁰ m.", "a\x0bb c\x85d e\x1cf",
+             "g\u2028h\u00a0i\u3000j\tk\rl", "中文字 mixed中text", "[SEP]x [CLS] y[MASK] [1]", "ΣΊΣΥΦΟΣ café naïve",
+             "\u200bzero\u200bwidth", "x" * 150 + " short", "e\u0301 \u0301accent", "C++ (e.g. $5,000) don't ~x|y^z"]
+    ids, counts = tokenizer.ids_flat(texts)
+    expected = tokenizer.ids_batch(texts)
+    assert ids.dtype == np.int32 and counts.tolist() == [len(e) for e in expected]
+    assert ids.tolist() == [i for e in expected for i in e]
 
 
 @pytest.mark.parametrize("tokens, problem", [

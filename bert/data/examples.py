@@ -6,59 +6,83 @@ MindRecord shards of MLM+NSP pretraining instances out — one per text shard, s
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from bert.config import ConfigError
 from bert.data import shards
 from bert.data.config import DataConfig, load_data_config
 from bert.data.extract import DataError
 from bert.data.mindrecord import COLUMNS, SUFFIX, write_shard
-from bert.data.pretraining import Vocab, dupe_passes, shard_seed, to_features
+from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard_seed
 from bert.tokenization import Tokenizer, VocabError, file_sha256
 
 WRITE_BATCH = 2048
+TOKENIZE_CHARS = 1 << 18
 
 
-def read_documents(path: Path, tokenizer: Tokenizer) -> list[list[list[int]]]:
-    """A text shard → documents as lists of tokenized sentences (tokenized in one batch per doc)."""
-    documents: list[list[list[int]]] = []
-    lines: list[str] = []
+def load_vocab(vocab_file: Path, lowercase: bool | None) -> tuple[Tokenizer, Vocab]:
+    """The tokenizer and the algorithm's Vocab, built once per process and vocab file version."""
+    try:
+        version = Path(vocab_file).stat().st_mtime_ns
+    except OSError:
+        version = None  # Tokenizer says what is wrong
+    return _load_vocab(Path(vocab_file), version, lowercase)
 
-    def flush():
-        if lines:
-            documents.append([ids for ids in tokenizer.ids_batch(lines) if ids])
-            lines.clear()
 
+@functools.lru_cache(maxsize=4)
+def _load_vocab(vocab_file: Path, _version: int | None, lowercase: bool | None) -> tuple[Tokenizer, Vocab]:
+    tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
+    return tokenizer, Vocab.from_tokenizer(tokenizer)
+
+
+def read_documents(path: Path, tokenizer: Tokenizer) -> Documents:
+    """A text shard (one sentence per line, blank lines between documents) → its tokenized
+    documents; tokenized in chunks of ~TOKENIZE_CHARS so that only the ids grow with the shard."""
+    known: dict[str, list[int]] = {}
+    parts, doc_sizes, chunk, chars, size = [], [], [], 0, 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if line:
-                lines.append(line)
-            else:
-                flush()
-    flush()
-    return [d for d in documents if d]
+                chunk.append(line)
+                chars += len(line)
+                size += 1
+            elif size:
+                doc_sizes.append(size)
+                size = 0
+            if chars >= TOKENIZE_CHARS:
+                parts.append(tokenizer.ids_flat(chunk, known))
+                chunk, chars = [], 0
+    if size:
+        doc_sizes.append(size)
+    parts.append(tokenizer.ids_flat(chunk, known))
+    tokens, counts = (np.concatenate(p) for p in zip(*parts))
+    return Documents.from_counts(tokens, counts, doc_sizes)
 
 
 def write_examples_shard(text_path: Path, output: Path, vocab_file: Path, cfg: DataConfig) -> dict:
     """One text shard → one MindRecord shard (+ stats marker written last)."""
-    tokenizer = Tokenizer(vocab_file, lowercase=cfg.do_lower_case)
-    vocab = Vocab.from_tokenizer(tokenizer)
-    documents = read_documents(text_path, tokenizer)
-    if not documents:
+    tokenizer, vocab = load_vocab(vocab_file, cfg.do_lower_case)
+    docs = read_documents(text_path, tokenizer)
+    if not len(docs):
         raise DataError(f"text shard {text_path} holds no sentences")
-    stats = {"documents": len(documents), "instances": 0, "tokens": 0, "masked_tokens": 0, "random_next": 0}
+    stats = {"documents": len(docs), "instances": 0, "tokens": 0, "masked_tokens": 0, "random_next": 0}
+    seed = shard_seed(cfg.random_seed, text_path.name)
+    masks = np.random.default_rng([seed, 1])
 
     def batches():
-        for instances in dupe_passes(documents, cfg, vocab, shard_seed(cfg.random_seed, text_path.name)):
-            for start in range(0, len(instances), WRITE_BATCH):
-                chunk = instances[start:start + WRITE_BATCH]
-                stats["instances"] += len(chunk)
-                stats["tokens"] += sum(len(i.tokens) for i in chunk)
-                stats["masked_tokens"] += sum(len(i.masked_positions) for i in chunk)
-                stats["random_next"] += sum(i.is_random_next for i in chunk)
-                yield [to_features(i, cfg, vocab.pad_id) for i in chunk]
+        for spans in dupe_passes(docs, cfg, seed):
+            for start in range(0, len(spans), WRITE_BATCH):
+                columns = features(docs.tokens, spans[start:start + WRITE_BATCH], cfg, vocab, masks)
+                stats["instances"] += len(columns["input_ids"])
+                stats["tokens"] += int(columns["input_mask"].sum())
+                stats["masked_tokens"] += int(columns["masked_lm_weights"].sum())
+                stats["random_next"] += int(columns["next_sentence_labels"].sum())
+                yield columns
 
     write_shard(output, batches())
     shards.write_stats(output, stats)
@@ -78,7 +102,7 @@ def examples_stage(text_dir, vocab_file, output_dir, cfg: DataConfig, workers=1,
                    num_shards=1) -> list[Path]:
     """Write this task's MindRecord shards (complete ones skipped); returns every shard's path."""
     vocab_file, output_dir = Path(vocab_file), Path(output_dir)
-    tokenizer = Tokenizer(vocab_file, lowercase=cfg.do_lower_case)  # fail early on a bad vocab
+    tokenizer, _ = load_vocab(vocab_file, cfg.do_lower_case)  # fail early on a bad vocab
     sources = text_shards(Path(text_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
     outputs = [output_dir / (s.stem + SUFFIX) for s in sources]

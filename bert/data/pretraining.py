@@ -1,15 +1,18 @@
-"""Google's create_pretraining_data algorithm over token ids: documents (lists of tokenized
-sentences) in, MLM+NSP training instances out, one dupe pass at a time.
+"""Google's create_pretraining_data algorithm over token ids: a shard's documents in, MLM+NSP
+training instances out as fixed-length numpy columns, one dupe pass at a time.
 
 Faithful to google-research/bert: segments packed up to max_seq_length - 3 (a shorter random
 target with short_seq_prob), a 50 % random next segment from another document, the longer side
 truncated from a random end, masked_lm_prob of the tokens masked (at most
 max_predictions_per_seq) with 80 % [MASK] / 10 % random token / 10 % unchanged, optional
 whole-word masking over `##` pieces. Differences: random documents come from the same shard
-(memory stays one shard), and instances are shuffled within a dupe pass, not across the corpus.
+(memory stays one shard), instances are shuffled within a dupe pass, not across the corpus, and
+the random draws differ (packing draws from `random.Random`; truncation ends and masks are drawn
+in bulk from numpy with the same distributions as Google's one-at-a-time draws).
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import random
@@ -39,12 +42,42 @@ class Vocab:
 
 
 @dataclasses.dataclass
-class Instance:
-    tokens: list[int]
-    segment_ids: list[int]
-    is_random_next: bool
-    masked_positions: list[int]
-    masked_labels: list[int]
+class Documents:
+    """A shard's documents as one id array: sentence k is tokens[starts[k]:starts[k + 1]], and
+    document d holds sentences first[d] .. first[d + 1] - 1 (no sentence or document is empty)."""
+
+    tokens: np.ndarray  # int32
+    starts: list[int]
+    first: list[int]
+
+    @classmethod
+    def from_counts(cls, tokens: np.ndarray, counts: np.ndarray, doc_sizes: list[int]) -> "Documents":
+        """`counts`: ids per sentence, documents in order, `doc_sizes` sentences each; empty
+        sentences and documents are dropped."""
+        doc_of = np.repeat(np.arange(len(doc_sizes)), doc_sizes)[counts > 0]
+        starts = np.concatenate([[0], np.cumsum(counts[counts > 0])])
+        first = np.searchsorted(doc_of, np.arange(len(doc_sizes) + 1))
+        return cls(tokens, starts.tolist(), np.unique(first).tolist())
+
+    def __len__(self) -> int:
+        return len(self.first) - 1
+
+
+@dataclasses.dataclass
+class Spans:
+    """Instances before masking: segment A is tokens[a:a + a_len], B is tokens[b:b + b_len]."""
+
+    a: np.ndarray
+    a_len: np.ndarray
+    b: np.ndarray
+    b_len: np.ndarray
+    random_next: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __getitem__(self, index) -> "Spans":
+        return Spans(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
 
 
 def shard_seed(seed: int, shard_name: str) -> int:
@@ -53,126 +86,122 @@ def shard_seed(seed: int, shard_name: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def truncate_seq_pair(a: list[int], b: list[int], max_tokens: int, rng: random.Random) -> None:
-    """Google's truncate_seq_pair: trim the longer side, from the front or back at random."""
-    while len(a) + len(b) > max_tokens:
-        longer = a if len(a) > len(b) else b
-        if rng.random() < 0.5:
-            del longer[0]
-        else:
-            longer.pop()
-
-
-def mask_tokens(tokens: list[int], cfg: DataConfig, vocab: Vocab, rng: random.Random
-                ) -> tuple[list[int], list[int], list[int]]:
-    """Google's create_masked_lm_predictions → (output tokens, positions, original ids)."""
-    cand: list[list[int]] = []
-    for i, tok in enumerate(tokens):
-        if tok == vocab.cls_id or tok == vocab.sep_id:
-            continue
-        if cfg.do_whole_word_mask and cand and vocab.is_subword[tok]:
-            cand[-1].append(i)
-        else:
-            cand.append([i])
-    rng.shuffle(cand)
-    output = list(tokens)
-    num_to_predict = min(cfg.max_predictions_per_seq, max(1, int(round(len(tokens) * cfg.masked_lm_prob))))
-    masked: list[tuple[int, int]] = []
-    covered: set[int] = set()
-    for index_set in cand:
-        if len(masked) >= num_to_predict:
-            break
-        if len(masked) + len(index_set) > num_to_predict or any(i in covered for i in index_set):
-            continue
-        for index in index_set:
-            covered.add(index)
-            if rng.random() < 0.8:
-                replacement = vocab.mask_id
-            elif rng.random() < 0.5:
-                replacement = tokens[index]
-            else:
-                replacement = rng.randint(0, vocab.size - 1)
-            output[index] = replacement
-            masked.append((index, tokens[index]))
-    masked.sort()
-    return output, [p for p, _ in masked], [t for _, t in masked]
-
-
-def instances_from_document(documents: list[list[list[int]]], doc_index: int, cfg: DataConfig,
-                            vocab: Vocab, rng: random.Random) -> Iterator[Instance]:
-    """Google's create_instances_from_document, over token ids."""
-    document = documents[doc_index]
+def pack(docs: Documents, order: list[int], cfg: DataConfig, rng: random.Random) -> Spans:
+    """One pass of Google's create_instances_from_document over every document, in `order`."""
+    starts, first = docs.starts, docs.first
     max_num_tokens = cfg.max_seq_length - 3
-    target_seq_length = max_num_tokens
-    if rng.random() < cfg.short_seq_prob:
-        target_seq_length = rng.randint(2, max_num_tokens)
-    chunk: list[list[int]] = []
-    length = 0
-    i = 0
-    while i < len(document):
-        chunk.append(document[i])
-        length += len(document[i])
-        if i == len(document) - 1 or length >= target_seq_length:
-            if chunk:
-                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-                tokens_a = [t for seg in chunk[:a_end] for t in seg]
-                tokens_b: list[int] = []
-                is_random_next = len(chunk) == 1 or rng.random() < 0.5
-                if is_random_next:
-                    target_b_length = target_seq_length - len(tokens_a)
+    rows = []
+    for k, d in enumerate(order):
+        s0, s1 = first[d], first[d + 1]
+        target = max_num_tokens
+        if rng.random() < cfg.short_seq_prob:
+            target = rng.randint(2, max_num_tokens)
+        chunk, i = s0, s0
+        while i < s1:
+            if i == s1 - 1 or starts[i + 1] - starts[chunk] >= target:
+                n = i - chunk + 1
+                a_end = chunk + (rng.randint(1, n - 1) if n >= 2 else 1)
+                a_len = starts[a_end] - starts[chunk]
+                if n == 1 or rng.random() < 0.5:
                     for _ in range(10):
-                        random_index = rng.randint(0, len(documents) - 1)
-                        if random_index != doc_index:
+                        r = rng.randint(0, len(order) - 1)
+                        if r != k:
                             break
-                    random_document = documents[random_index]
-                    for j in range(rng.randint(0, len(random_document) - 1), len(random_document)):
-                        tokens_b.extend(random_document[j])
-                        if len(tokens_b) >= target_b_length:
-                            break
-                    i -= len(chunk) - a_end  # put the unused segments back
+                    r0, r1 = first[order[r]], first[order[r] + 1]
+                    j = rng.randint(r0, r1 - 1)
+                    # sentences j.. until B reaches target - len(A) (at least one)
+                    end = bisect.bisect_left(starts, starts[j] + target - a_len, j + 1, r1)
+                    rows.append((starts[chunk], a_len, starts[j], starts[end] - starts[j], 1))
+                    i = a_end - 1  # put the unused segments back
                 else:
-                    tokens_b = [t for seg in chunk[a_end:] for t in seg]
-                truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
-                if tokens_a and tokens_b:
-                    tokens = [vocab.cls_id, *tokens_a, vocab.sep_id, *tokens_b, vocab.sep_id]
-                    segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-                    output, positions, labels = mask_tokens(tokens, cfg, vocab, rng)
-                    yield Instance(output, segments, is_random_next, positions, labels)
-            chunk = []
-            length = 0
-        i += 1
+                    rows.append((starts[chunk], a_len, starts[a_end], starts[i + 1] - starts[a_end], 0))
+                chunk = i + 1
+            i += 1
+    a, a_len, b, b_len, random_next = np.array(rows, np.int64).reshape(-1, 5).T
+    return Spans(a, a_len, b, b_len, random_next.astype(bool))
 
 
-def dupe_passes(documents: list[list[list[int]]], cfg: DataConfig, vocab: Vocab, seed: int
-                ) -> Iterator[list[Instance]]:
-    """Yield the shuffled instances of each of the `dupe_factor` passes (different masks each)."""
-    rng = random.Random(seed)
-    documents = [d for d in documents if d]
-    rng.shuffle(documents)
-    if not documents:
+def truncate(spans: Spans, max_num_tokens: int, rng: np.random.Generator) -> Spans:
+    """Google's truncate_seq_pair in closed form: it trims the longer side one token at a time
+    (B on ties), so the counts per side are fixed; each token comes off the front with p = 0.5."""
+    la, lb = spans.a_len, spans.b_len
+    excess = np.maximum(la + lb - max_num_tokens, 0)
+    first = np.minimum(excess, np.abs(la - lb))  # from the longer side, until both are equal
+    rest = excess - first  # then alternately, B first
+    cut_a = np.where(la > lb, first, 0) + rest // 2
+    cut_b = np.where(la > lb, 0, first) + (rest + 1) // 2
+    return Spans(spans.a + rng.binomial(cut_a, 0.5), la - cut_a, spans.b + rng.binomial(cut_b, 0.5), lb - cut_b,
+                 spans.random_next)
+
+
+def dupe_passes(docs: Documents, cfg: DataConfig, seed: int) -> Iterator[Spans]:
+    """The shuffled, truncated instances of each of the `dupe_factor` passes."""
+    rng, bulk = random.Random(seed), np.random.default_rng(seed)
+    order = list(range(len(docs)))
+    rng.shuffle(order)
+    if not order:
         return
     for _ in range(cfg.dupe_factor):
-        instances = [inst for k in range(len(documents))
-                     for inst in instances_from_document(documents, k, cfg, vocab, rng)]
-        rng.shuffle(instances)
-        yield instances
+        spans = truncate(pack(docs, order, cfg, rng), cfg.max_seq_length - 3, bulk)
+        yield spans[bulk.permutation(len(spans))]
 
 
-def to_features(inst: Instance, cfg: DataConfig, pad_id: int) -> dict[str, np.ndarray]:
-    """Fixed-length columns, as Google's write_instance_to_example_files."""
+def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rng: np.random.Generator
+             ) -> dict[str, np.ndarray]:
+    """Masked, fixed-length columns of `spans` (Google's create_masked_lm_predictions and
+    write_instance_to_example_files), one row per instance."""
     n, p = cfg.max_seq_length, cfg.max_predictions_per_seq
-    input_ids = np.full(n, pad_id, np.int32)
-    input_ids[: len(inst.tokens)] = inst.tokens
-    input_mask = np.zeros(n, np.int32)
-    input_mask[: len(inst.tokens)] = 1
-    segment_ids = np.zeros(n, np.int32)
-    segment_ids[: len(inst.segment_ids)] = inst.segment_ids
-    positions = np.zeros(p, np.int32)
-    positions[: len(inst.masked_positions)] = inst.masked_positions
-    labels = np.zeros(p, np.int32)
-    labels[: len(inst.masked_labels)] = inst.masked_labels
-    weights = np.zeros(p, np.float32)
-    weights[: len(inst.masked_labels)] = 1.0
-    return {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids,
-            "masked_lm_positions": positions, "masked_lm_ids": labels, "masked_lm_weights": weights,
-            "next_sentence_labels": np.array([int(inst.is_random_next)], np.int32)}
+    pos = np.arange(n)[None, :]
+    la, lb = spans.a_len[:, None], spans.b_len[:, None]
+    length = la + lb + 3
+    source = np.where(pos <= la, spans.a[:, None] + pos - 1, spans.b[:, None] + pos - la - 2)
+    ids = tokens[np.clip(source, 0, len(tokens) - 1)]
+    sep = (pos == la + 1) | (pos == length - 1)
+    ids = np.where(pos == 0, vocab.cls_id, np.where(sep, vocab.sep_id, np.where(pos < length, ids, vocab.pad_id)))
+    ids = ids.astype(np.int32)
+    real = pos < length
+    row, col = np.nonzero(choose_masked(ids, real, length[:, 0], cfg, vocab, rng))  # ascending per row
+    labels = ids[row, col]
+    draw = rng.random(len(row))
+    random_ids = rng.integers(0, vocab.size, len(row), dtype=np.int32)
+    shown = ids.copy()
+    shown[row, col] = np.where(draw < 0.8, vocab.mask_id, np.where(draw < 0.9, labels, random_ids))
+    slot = np.arange(len(row)) - np.searchsorted(row, row)  # k-th masked position of its row
+    positions, label_ids, weights = np.zeros((len(ids), p), np.int32), np.zeros((len(ids), p), np.int32), \
+        np.zeros((len(ids), p), np.float32)
+    positions[row, slot], label_ids[row, slot], weights[row, slot] = col, labels, 1.0
+    return {"input_ids": shown,
+            "input_mask": real.astype(np.int32),
+            "segment_ids": (real & (pos > la + 1)).astype(np.int32),
+            "masked_lm_positions": positions,
+            "masked_lm_ids": label_ids,
+            "masked_lm_weights": weights,
+            "next_sentence_labels": spans.random_next.astype(np.int32)[:, None]}
+
+
+def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: DataConfig, vocab: Vocab,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Which positions to predict: Google's greedy pass over the candidates (words, with whole-word
+    masking) in random order, taking each that still fits under num_to_predict."""
+    rows, n = ids.shape
+    cand = real & (ids != vocab.cls_id) & (ids != vocab.sep_id)
+    start = cand.copy()
+    if cfg.do_whole_word_mask:  # a "##" piece joins the previous candidate's word
+        start &= ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))
+    word_start = np.maximum.accumulate(np.where(start, np.arange(n), 0), axis=1)  # per candidate
+    flat_word = (np.arange(rows)[:, None] * n + word_start)[cand]
+    size = np.bincount(flat_word, minlength=rows * n).reshape(rows, n)  # at each word's start
+    order = np.argsort(np.where(start, rng.random((rows, n), dtype=np.float32), 2.0), axis=1)
+    sizes = np.take_along_axis(np.where(start, size, n + 1), order, 1)  # words in random order
+    target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
+    total = np.zeros(rows, np.int64)
+    taken = np.zeros((rows, n), bool)
+    for j in range(int(start.sum(1).max(initial=0))):
+        fits = total + sizes[:, j] <= target
+        taken[:, j] = fits
+        total += np.where(fits, sizes[:, j], 0)
+        if (total == target).all():
+            break
+    chosen = np.zeros((rows, n), bool)
+    np.put_along_axis(chosen, order, taken, 1)
+    return cand & np.take_along_axis(chosen, word_start, 1)
