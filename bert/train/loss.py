@@ -12,9 +12,11 @@ from mindspore import nn, ops
 
 
 def token_nll(logits, labels):
-    """Cross-entropy per position as log_softmax + gather (much faster than ops.cross_entropy on CPU)."""
-    logp = ops.log_softmax(logits.astype(ms.float32), -1)
-    return -ops.gather_elements(logp, -1, labels.expand_dims(-1)).squeeze(-1)
+    """Cross-entropy per position as logsumexp − the label's logit, in elementwise ops: on CPU
+    MindSpore's LogSoftmaxGrad alone took 9 % of a pretraining step, ops.cross_entropy more."""
+    logits = logits.astype(ms.float32)
+    shifted = logits - ops.stop_gradient(logits.max(-1, keepdims=True))
+    return ops.log(ops.exp(shifted).sum(-1)) - ops.gather_elements(shifted, -1, labels.expand_dims(-1)).squeeze(-1)
 
 
 class PretrainingLoss(nn.Cell):

@@ -61,8 +61,8 @@ class TrainStep(nn.Cell):
         if self.distributed:
             grads = self.reducer(grads)
         grads = self.scaler.unscale(grads)
-        finite = amp.all_finite(grads)
         norm = global_norm(grads)
+        finite = ops.isfinite(norm)  # any inf/NaN gradient makes the norm one (amp.all_finite: +5 % step time on CPU)
         grads = clip_by_global_norm(grads, norm, self.grad_clip_norm)
         if finite:
             self.optimizer(grads)
