@@ -29,12 +29,20 @@ def job_fields(sandbox, job_id):
 
 
 def wait_job(sandbox, job_id, deadline_s=600, requeue_now=True):
-    """Poll until the job ends; a requeued job is started at once instead of after Slurm's ~120 s."""
+    """Poll until the job ends; a requeued job is started after 3 s instead of Slurm's ~120 s.
+
+    Not at once: slurmd refuses a launch whose credential is from the same second as the requeue
+    that revoked the job's old one ("Job credential revoked"), and the job then ends FAILED.
+    """
     deadline = time.monotonic() + deadline_s
+    held_since = None
     while (fields := job_fields(sandbox, job_id))["JobState"] not in FINISHED:
         assert time.monotonic() < deadline, f"job {job_id} still {fields['JobState']} after {deadline_s} s"
         if requeue_now and fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
-            sandbox.client("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+            held_since = held_since or time.monotonic()
+            if time.monotonic() - held_since >= 3:
+                sandbox.client("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+                held_since = None
         time.sleep(0.5)
     return fields
 
