@@ -128,35 +128,33 @@ def test_submit_pretrain_on_two_nodes(slurm, wiki_8k, tmp_path):
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
 
 
+def sbatch_to_completion(sandbox, template, *args):
+    """`sbatch slurm/<template>.sbatch args…` from the repository root → its log, once the job
+    completed and printed the seed's accuracy line."""
+    env = {**slurm_env(sandbox), "PYTHON": sys.executable}
+    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"slurm/{template}.sbatch", *map(str, args)],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    job_id = run.stdout.strip().split(";")[0]
+    fields = wait_job(sandbox, job_id)
+    log = (REPO / "logs" / f"bert-{template.replace('_', '-')}-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
+    return log
+
+
 def test_sbatch_finetune_and_distill_templates_print_accuracy_and_write_results(slurm, tmp_path):
     from bert import assets
     from bert.data.sst2_demo import write_demo
 
     data = write_demo(tmp_path / "sst2", train=200, dev=64, test=16)
-    env = {**slurm_env(slurm), "PYTHON": sys.executable}
-    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", "slurm/finetune_sst2.sbatch", "init=null",
-                          f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
-                          f"output_dir={tmp_path / 'out'}", f"log_dir={tmp_path / 'logs'}"],
-                         cwd=REPO, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    job_id = run.stdout.strip().split(";")[0]
-    fields = wait_job(slurm, job_id)
-    log = (REPO / "logs" / f"bert-finetune-sst2-{job_id}.out").read_text()
-    assert fields["JobState"] == "COMPLETED", log[-3000:]
-    assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
+    common = [f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
+              f"log_dir={tmp_path / 'logs'}", "init=null"]
+    sbatch_to_completion(slurm, "finetune_sst2", *common, f"output_dir={tmp_path / 'out'}")
     assert json.loads((tmp_path / "out" / "results.json").read_text())["best_accuracy"] >= 0.0
-
     # the distillation template, with the model just finetuned as the teacher
-    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", "slurm/distill_sst2.sbatch", "init=null",
-                          f"teacher={tmp_path / 'out' / 'best'}", f"vocab={assets.uncased_vocab()}",
-                          f"data_dir={data}", "model.name=L2-H128", "epochs=1", f"output_dir={tmp_path / 'distilled'}",
-                          f"log_dir={tmp_path / 'logs'}"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    job_id = run.stdout.strip().split(";")[0]
-    fields = wait_job(slurm, job_id)
-    log = (REPO / "logs" / f"bert-distill-sst2-{job_id}.out").read_text()
-    assert fields["JobState"] == "COMPLETED", log[-3000:]
-    assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
+    sbatch_to_completion(slurm, "distill_sst2", *common, f"teacher={tmp_path / 'out' / 'best'}",
+                         f"output_dir={tmp_path / 'distilled'}")
     assert (tmp_path / "distilled" / "teacher_logits.npy").is_file()
 
 
