@@ -12,6 +12,7 @@ from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
 from bert.config import BertConfig
+from bert.layers import GELU, Dense, OutputNLL
 
 
 def _normal(config: BertConfig) -> TruncatedNormal:
@@ -20,8 +21,8 @@ def _normal(config: BertConfig) -> TruncatedNormal:
     return TruncatedNormal(sigma=r, a=-2 * r, b=2 * r)
 
 
-def _dense(config: BertConfig, n_in: int, n_out: int) -> nn.Dense:
-    return nn.Dense(n_in, n_out, weight_init=_normal(config), bias_init="zeros")
+def _dense(config: BertConfig, n_in: int, n_out: int) -> Dense:
+    return Dense(n_in, n_out, weight_init=_normal(config))
 
 
 def _dropout(p: float) -> nn.Cell:
@@ -31,7 +32,9 @@ def _dropout(p: float) -> nn.Cell:
 def _activation(name: str) -> nn.Cell:
     if name == "relu":
         return nn.ReLU()
-    return nn.GELU(approximate=name != "gelu")  # "gelu" is BERT's exact erf GELU
+    if name == "gelu":  # BERT's exact erf GELU
+        return GELU()
+    return nn.GELU(approximate=True)
 
 
 class LayerNorm(nn.LayerNorm):
@@ -196,12 +199,19 @@ class BertLMPredictionHead(nn.Cell):
         self.transform = BertPredictionHeadTransform(config)
         self.bias = Parameter(initializer("zeros", (config.vocab_size,)), name="bias")
         self.decoder = ops.MatMul(transpose_b=True)
+        self.output_nll = OutputNLL()
 
     def construct(self, hidden, embedding_table):
         h = self.transform(hidden)
         flat = h.reshape(-1, h.shape[-1])
         logits = ops.bias_add(self.decoder(flat, embedding_table), self.bias)
         return logits.reshape(h.shape[:-1] + (logits.shape[-1],))
+
+    def nll(self, hidden, embedding_table, labels):
+        """[..., H] hidden states, [...] label ids → (nll, predicted id), flattened; no logits kept for the caller."""
+        h = self.transform(hidden)
+        nll, predicted, _ = self.output_nll(h.reshape(-1, h.shape[-1]), embedding_table, self.bias, labels.reshape(-1))
+        return nll, predicted
 
 
 class BertPreTrainingHeads(nn.Cell):
@@ -240,6 +250,15 @@ class BertForPreTraining(nn.Cell):
         if masked_lm_positions is not None:
             sequence_output = gather_positions(sequence_output, masked_lm_positions)
         return self.cls(sequence_output, pooled_output, self.bert.embeddings.word_embeddings.embedding_table)
+
+    def mlm_nll(self, input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids):
+        """The training path: (MLM nll [B·P], predicted ids [B·P], NSP logits [B, 2]), the MLM head at the
+        masked positions only and without [B·P, V] logits (`layers.OutputNLL`)."""
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask)
+        hidden = gather_positions(sequence_output, masked_lm_positions)
+        table = self.bert.embeddings.word_embeddings.embedding_table
+        nll, predicted = self.cls.predictions.nll(hidden, table, masked_lm_ids)
+        return nll, predicted, self.cls.seq_relationship(pooled_output)
 
 
 class BertForSequenceClassification(nn.Cell):

@@ -26,12 +26,14 @@ class PretrainingLoss(nn.Cell):
 
     def construct(self, input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids,
                   masked_lm_weights, next_sentence_labels, mlm_denominator, nsp_denominator):
-        mlm_logits, nsp_logits = self.model(input_ids, segment_ids, input_mask, masked_lm_positions)
+        mlm_nll, mlm_predicted, nsp_logits = self.model.mlm_nll(input_ids, segment_ids, input_mask,
+                                                               masked_lm_positions, masked_lm_ids)
+        weights = masked_lm_weights.reshape(-1)
         labels = next_sentence_labels.reshape(-1)
-        mlm_sum = (token_nll(mlm_logits, masked_lm_ids) * masked_lm_weights).sum()
+        mlm_sum = (mlm_nll * weights).sum()
         nsp_sum = token_nll(nsp_logits, labels).sum()
         loss = mlm_sum / mlm_denominator + nsp_sum / nsp_denominator
-        mlm_correct = ((mlm_logits.argmax(-1) == masked_lm_ids).astype(ms.float32) * masked_lm_weights).sum()
+        mlm_correct = ((mlm_predicted == masked_lm_ids.reshape(-1)).astype(ms.float32) * weights).sum()
         nsp_correct = (nsp_logits.argmax(-1) == labels).astype(ms.float32).sum()
         return loss, (mlm_sum, nsp_sum, mlm_correct, nsp_correct)
 

@@ -1,0 +1,97 @@
+"""Dense, exact GELU and the MLM output layer + cross-entropy, with hand-written backward passes.
+
+The math is autodiff's; the kernels are cheaper ones. Profiled on MindSpore 2.10's CPU kernels
+(L4-H256 pretraining step, bench/bench_pretrain_step.py):
+- a MatMul with `transpose_a` (every weight gradient autodiff makes) runs on one thread at half
+  the others' speed: the backward passes here transpose the smaller operand explicitly instead;
+- BiasAddGrad reads ~0.5 GB/s: bias gradients are a ReduceSum or a vector-matrix product;
+- the exact GELU's autodiff graph is ~12 elementwise kernels: its derivative is written out;
+- MLM cross-entropy over [positions, vocab] logits: broadcast elementwise ops over 20 M floats
+  cost 20–70 ms each, so the loss gradient (softmax − one-hot) · dloss is never formed: the
+  per-position factor is applied to the [positions, hidden] operands of the matmuls instead.
+Only 2-D inputs; the cells taking parameters get them as arguments (custom-bprop cells own none).
+"""
+from __future__ import annotations
+
+import math
+
+import mindspore as ms
+from mindspore import nn, ops
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+_matmul = ops.MatMul()
+_matmul_nt = ops.MatMul(transpose_b=True)
+_scatter_add = ops.TensorScatterElements(axis=1, reduction="add")  # functional forms fail inside a bprop
+
+
+def _t(x):
+    return ops.transpose(x, (1, 0))
+
+
+def _weight_grad(dout, x):
+    """dout^T @ x ([out, in]) as plain matmuls, transposing whichever operand is smaller."""
+    if dout.shape[1] <= x.shape[1]:
+        return _matmul(_t(dout), x)
+    return _t(_matmul(_t(x), dout))
+
+
+class _Linear(nn.Cell):
+    """x @ weight^T + bias for x [N, in], weight [out, in] (nn.Dense's layout)."""
+
+    def construct(self, x, weight, bias):
+        return ops.bias_add(_matmul_nt(x, weight), bias)
+
+    def bprop(self, x, weight, bias, out, dout):
+        return _matmul(dout, weight), _weight_grad(dout, x), dout.sum(0)
+
+
+class Dense(nn.Dense):
+    """nn.Dense (same parameters, names and init) with the backward of `_Linear`; any leading dims."""
+
+    def __init__(self, in_channels: int, out_channels: int, weight_init, bias_init="zeros"):
+        super().__init__(in_channels, out_channels, weight_init=weight_init, bias_init=bias_init)
+        self.linear = _Linear()
+
+    def construct(self, x):
+        y = self.linear(x.reshape(-1, x.shape[-1]), self.weight, self.bias)
+        return y.reshape(x.shape[:-1] + (y.shape[-1],))
+
+
+class GELU(nn.Cell):
+    """BERT's exact GELU x·Φ(x); backward Φ(x) + x·φ(x)."""
+
+    def construct(self, x):
+        return x * (0.5 * (1.0 + ops.erf(x * _SQRT_HALF)))
+
+    def bprop(self, x, out, dout):
+        cdf = 0.5 * (1.0 + ops.erf(x * _SQRT_HALF))
+        pdf = ops.exp(x * x * -0.5) * _INV_SQRT_2PI
+        return (dout * (cdf + x * pdf),)
+
+
+class OutputNLL(nn.Cell):
+    """hidden [N, H], table [V, H], bias [V], labels [N] → (nll [N] in float32, argmax id [N], log-probs [N, V]).
+
+    logits = hidden @ table^T + bias; nll = −log softmax(logits)[label]. Differentiate only through
+    nll: the backward ignores gradients arriving at the other two outputs (the log-probs are
+    returned so that the backward can reuse them).
+    """
+
+    def construct(self, hidden, table, bias, labels):
+        logits = ops.bias_add(_matmul_nt(hidden, table), bias).astype(ms.float32)
+        log_probs = ops.log_softmax(logits, -1)
+        nll = -ops.gather_elements(log_probs, 1, labels.reshape(-1, 1)).reshape(-1)
+        return nll, logits.argmax(-1).astype(labels.dtype), log_probs
+
+    def bprop(self, hidden, table, bias, labels, out, dout):
+        dnll = dout[0].reshape(-1, 1)
+        # softmax − one-hot, unscaled; the per-position factor dnll goes onto the [N, H] operands
+        g = _scatter_add(ops.exp(out[2]), labels.reshape(-1, 1), -ops.ones_like(dnll))
+        g = g.astype(hidden.dtype)
+        dhidden = _matmul(g, table) * dnll.astype(hidden.dtype)
+        scaled = hidden * dnll.astype(hidden.dtype)
+        dtable = _t(_matmul(_t(scaled), g))
+        dbias = _matmul(_t(dnll.astype(g.dtype)), g).reshape(-1)
+        return dhidden, dtable, dbias.astype(bias.dtype), ops.zeros_like(labels)
