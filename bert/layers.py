@@ -5,7 +5,8 @@ The math is autodiff's; the kernels are cheaper ones. Profiled on MindSpore 2.10
 - a MatMul with `transpose_a` (every weight gradient autodiff makes) runs on one thread at half
   the others' speed: the backward passes here transpose the smaller operand explicitly instead;
 - BiasAddGrad reads ~0.5 GB/s: bias gradients are a ReduceSum or a vector-matrix product;
-- the exact GELU's autodiff graph is ~12 elementwise kernels: its derivative is written out;
+- the exact GELU's autodiff graph is ~12 elementwise kernels and Erf is slow (~4 ns/element): its
+  derivative is written out, with Φ(x) kept from the forward;
 - MLM cross-entropy over [positions, vocab] logits: broadcast elementwise ops over 20 M floats
   cost 20–70 ms each, so the loss gradient (softmax − one-hot) · dloss is never formed: the
   per-position factor is applied to the [positions, hidden] operands of the matmuls instead.
@@ -37,6 +38,11 @@ def _weight_grad(dout, x):
     return _t(_matmul(_t(x), dout))
 
 
+def _column_sums(x):
+    """x.sum(0) for 2-D x as ones[1, N] @ x: a third of ReduceSum's time on the CPU."""
+    return _matmul(ops.ones_like(x[:, :1]).reshape(1, -1), x).reshape(-1)
+
+
 class _Linear(nn.Cell):
     """x @ weight^T + bias for x [N, in], weight [out, in] (nn.Dense's layout)."""
 
@@ -44,7 +50,7 @@ class _Linear(nn.Cell):
         return ops.bias_add(_matmul_nt(x, weight), bias)
 
     def bprop(self, x, weight, bias, out, dout):
-        return _matmul(dout, weight), _weight_grad(dout, x), dout.sum(0)
+        return _matmul(dout, weight), _weight_grad(dout, x), _column_sums(dout)
 
 
 class Dense(nn.Dense):
@@ -59,16 +65,27 @@ class Dense(nn.Dense):
         return y.reshape(x.shape[:-1] + (y.shape[-1],))
 
 
-class GELU(nn.Cell):
-    """BERT's exact GELU x·Φ(x); backward Φ(x) + x·φ(x)."""
+class _GeluWithCdf(nn.Cell):
+    """x → (x·Φ(x), Φ(x)); backward Φ(x) + x·φ(x) from the kept Φ(x) (one Erf per layer, not two)."""
 
     def construct(self, x):
-        return x * (0.5 * (1.0 + ops.erf(x * _SQRT_HALF)))
+        cdf = 0.5 * (1.0 + ops.erf(x * _SQRT_HALF))
+        return x * cdf, cdf
 
     def bprop(self, x, out, dout):
-        cdf = 0.5 * (1.0 + ops.erf(x * _SQRT_HALF))
         pdf = ops.exp(x * x * -0.5) * _INV_SQRT_2PI
-        return (dout * (cdf + x * pdf),)
+        return (dout[0] * (out[1] + x * pdf),)
+
+
+class GELU(nn.Cell):
+    """BERT's exact GELU x·Φ(x), Φ the normal CDF (erf form), with a hand-written backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fn = _GeluWithCdf()
+
+    def construct(self, x):
+        return self.fn(x)[0]
 
 
 class OutputNLL(nn.Cell):
