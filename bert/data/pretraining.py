@@ -185,6 +185,14 @@ def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: Da
     masking) in random order, taking each that still fits under num_to_predict."""
     rows, n = ids.shape
     cand = real & (ids != vocab.cls_id) & (ids != vocab.sep_id)
+    target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
+    if not cfg.do_whole_word_mask:  # every word one candidate: the first `target` in random order are taken
+        keys = np.where(cand, rng.random((rows, n), dtype=np.float32), 2.0)
+        first = np.argpartition(keys, cfg.max_predictions_per_seq - 1, axis=1)[:, :cfg.max_predictions_per_seq]
+        first = np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, 1), axis=1), 1)
+        chosen = np.zeros((rows, n), bool)
+        np.put_along_axis(chosen, first, np.arange(first.shape[1]) < target[:, None], 1)
+        return cand & chosen
     start = cand.copy()
     if cfg.do_whole_word_mask:  # a "##" piece joins the previous candidate's word
         start &= ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))
@@ -193,7 +201,6 @@ def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: Da
     size = np.bincount(flat_word, minlength=rows * n).reshape(rows, n)  # at each word's start
     order = np.argsort(np.where(start, rng.random((rows, n), dtype=np.float32), 2.0), axis=1)
     sizes = np.take_along_axis(np.where(start, size, n + 1), order, 1)  # words in random order
-    target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
     total = np.zeros(rows, np.int64)
     taken = np.zeros((rows, n), bool)
     for j in range(int(start.sum(1).max(initial=0))):
