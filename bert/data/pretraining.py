@@ -151,16 +151,18 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     """Masked, fixed-length columns of `spans` (Google's create_masked_lm_predictions and
     write_instance_to_example_files), one row per instance."""
     n, p = cfg.max_seq_length, cfg.max_predictions_per_seq
-    pos = np.arange(n)[None, :]
-    la, lb = spans.a_len[:, None], spans.b_len[:, None]
+    pos = np.arange(n, dtype=np.int32)
+    la, lb = spans.a_len.astype(np.int32), spans.b_len.astype(np.int32)
     length = la + lb + 3
-    source = np.where(pos <= la, spans.a[:, None] + pos - 1, spans.b[:, None] + pos - la - 2)
-    ids = tokens[np.clip(source, 0, len(tokens) - 1)]
-    sep = (pos == la + 1) | (pos == length - 1)
-    ids = np.where(pos == 0, vocab.cls_id, np.where(sep, vocab.sep_id, np.where(pos < length, ids, vocab.pad_id)))
-    ids = ids.astype(np.int32)
-    real = pos < length
-    row, col = np.nonzero(choose_masked(ids, real, length[:, 0], cfg, vocab, rng))  # ascending per row
+    real = pos < length[:, None]
+    # [CLS] A [SEP] B [SEP]: token k of A at position k + 1, of B at la + 2 + k
+    source = np.where(pos <= la[:, None], (spans.a - 1).astype(np.int32)[:, None],
+                      (spans.b - la - 2).astype(np.int32)[:, None]) + pos
+    ids = np.where(real, tokens[np.clip(source, 0, len(tokens) - 1)], vocab.pad_id).astype(np.int32)
+    rows = np.arange(len(ids))
+    ids[:, 0] = vocab.cls_id
+    ids[rows, la + 1] = ids[rows, length - 1] = vocab.sep_id
+    row, col = np.nonzero(choose_masked(ids, real, length, cfg, vocab, rng))  # ascending per row
     labels = ids[row, col]
     draw = rng.random(len(row))
     random_ids = rng.integers(0, vocab.size, len(row), dtype=np.int32)
@@ -172,7 +174,7 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     positions[row, slot], label_ids[row, slot], weights[row, slot] = col, labels, 1.0
     return {"input_ids": shown,
             "input_mask": real.astype(np.int32),
-            "segment_ids": (real & (pos > la + 1)).astype(np.int32),
+            "segment_ids": (real & (pos > la[:, None] + 1)).astype(np.int32),
             "masked_lm_positions": positions,
             "masked_lm_ids": label_ids,
             "masked_lm_weights": weights,
