@@ -13,6 +13,7 @@ and peak RSS (largest single process of the run, from os.wait4) are per run:
   imports only a child that only imports what ours imports (bert.data.examples, numpy,
                tokenizers, MindSpore's C++ MindRecord module): the floor every run of ours starts from
   ours w=1     bert.data.examples.examples_stage(workers=1), MindRecord written to a temp folder
+  ours 1 shard the same on the first shard alone: a process per shard (a Slurm array task per shard)
   ours w=1 Nx-files  the same on the text N times over, each shard as N files (--copies): many
                shards per process, as on a real corpus (hundreds of 1 MB shards per worker); the
                difference to `ours w=1` is the steady-state cost of further shards, once-per-process
@@ -60,8 +61,10 @@ def config(dupe_factor: int):
     return cfg
 
 
-def shard_files(text_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(text_dir).glob("*.txt") if p.is_file())
+def shard_files(text: Path) -> list[Path]:
+    """A text shard, or the shards of a folder."""
+    text = Path(text)
+    return [text] if text.is_file() else sorted(p for p in text.glob("*.txt") if p.is_file())
 
 
 # ------------------------------------------------------------------------------------- child side
@@ -282,6 +285,7 @@ def main(argv=None) -> int:
         runs += [
             ("ours imports only", dict(base, kind="baseline", text=str(text))),
             ("ours w=1", dict(base, kind="ours", workers=1, text=str(text), out=str(work / "out-w1"))),
+            ("ours 1 shard", dict(base, kind="ours", workers=1, text=str(shard_files(text)[0]), out=str(work / "out-1"))),
             (f"ours w=1 {args.copies}x-files", dict(base, kind="ours", workers=1, text=str(many), out=str(work / "out-many-w1"))),
             (f"ours w=2 {args.copies}x-files", dict(base, kind="ours", workers=2, text=str(many), out=str(work / "out-many-w2"))),
             ("ours w=1 2x-files", dict(base, kind="ours", workers=1, text=str(repeated(text, work, 2, "files")),
@@ -308,6 +312,8 @@ def main(argv=None) -> int:
             fixed = rows["ours imports only"]["cpu_s"]
             print(f"  the same net of the imports-only run's {fixed:.2f} CPU s (once per process, not per instance): "
                   f"{w1['stats']['instances'] / (w1['cpu_s'] - fixed) / rate(ref, 'cpu_s'):6.2f}x")
+            one = rows["ours 1 shard"]
+            print(f"  one shard per process (a Slurm array task per shard), per CPU second:{rate(one, 'cpu_s') / rate(ref, 'cpu_s'):6.2f}x")
             print(f"  steady state, many shards per process ({many1['name']} minus w=1: "
                   f"{marginal_rate(many1, w1):.0f} instances per CPU s):{marginal_rate(many1, w1) / rate(ref, 'cpu_s'):6.2f}x")
         print(f"ours(w=2) / ours(w=1), {args.copies}x-files, instances per wall second: {rate(many2) / rate(many1):6.2f}x"

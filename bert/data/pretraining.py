@@ -158,7 +158,7 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     # [CLS] A [SEP] B [SEP]: token k of A at position k + 1, of B at la + 2 + k
     source = np.where(pos <= la[:, None], (spans.a - 1).astype(np.int32)[:, None],
                       (spans.b - la - 2).astype(np.int32)[:, None]) + pos
-    ids = np.where(real, tokens[np.clip(source, 0, len(tokens) - 1)], vocab.pad_id).astype(np.int32)
+    ids = np.where(real, tokens[np.clip(source, 0, len(tokens) - 1)], vocab.pad_id).astype(np.int32, copy=False)
     rows = np.arange(len(ids))
     ids[:, 0] = vocab.cls_id
     ids[rows, la + 1] = ids[rows, length - 1] = vocab.sep_id
@@ -188,16 +188,15 @@ def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: Da
     rows, n = ids.shape
     cand = real & (ids != vocab.cls_id) & (ids != vocab.sep_id)
     target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
-    if not cfg.do_whole_word_mask:  # every word one candidate: the first `target` in random order are taken
+    if not cfg.do_whole_word_mask:  # every candidate a word of one token: the first `target` in random order
         keys = np.where(cand, rng.random((rows, n), dtype=np.float32), 2.0)
-        first = np.argpartition(keys, cfg.max_predictions_per_seq - 1, axis=1)[:, :cfg.max_predictions_per_seq]
-        first = np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, 1), axis=1), 1)
+        k = cfg.max_predictions_per_seq  # at least every row's target
+        smallest = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        in_order = np.take_along_axis(smallest, np.argsort(np.take_along_axis(keys, smallest, 1), axis=1), 1)
         chosen = np.zeros((rows, n), bool)
-        np.put_along_axis(chosen, first, np.arange(first.shape[1]) < target[:, None], 1)
+        np.put_along_axis(chosen, in_order, np.arange(k) < target[:, None], 1)
         return cand & chosen
-    start = cand.copy()
-    if cfg.do_whole_word_mask:  # a "##" piece joins the previous candidate's word
-        start &= ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))
+    start = cand & ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))  # a "##" piece joins the word before
     word_start = np.maximum.accumulate(np.where(start, np.arange(n), 0), axis=1)  # per candidate
     flat_word = (np.arange(rows)[:, None] * n + word_start)[cand]
     size = np.bincount(flat_word, minlength=rows * n).reshape(rows, n)  # at each word's start
