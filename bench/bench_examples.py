@@ -1,6 +1,6 @@
 """Throughput (instances/s) and peak RSS of the `examples` stage vs pure-Python Google create_pretraining_data.
 
-    python bench/bench_examples.py [--dupe-factor 2] [--text DIR] [--work DIR] [--profile]
+    python bench/bench_examples.py [--dupe-factor 2] [--copies 4] [--repeat 1] [--text DIR] [--work DIR] [--profile]
 
 Text: the enwiki sample's sentence shards (made once with `python -m bert.data.prepare ... --stages
 extract,sentences` into /tmp/bench-data, reused when present). Parameters as Google's defaults:
@@ -10,18 +10,24 @@ and peak RSS (largest single process of the run, from os.wait4) are per run:
 
   reference    bench/google_reference.py: one process, all documents in memory, features counted
                and dropped (no TFRecord writing)
-  imports only a child that only imports what ours imports (mindspore.mindrecord): the RSS
-               floor every run of ours starts from
+  imports only a child that only imports what ours imports (bert.data.examples, numpy,
+               tokenizers, MindSpore's C++ MindRecord module): the floor every run of ours starts from
   ours w=1     bert.data.examples.examples_stage(workers=1), MindRecord written to a temp folder
-  ours w=2     the same with workers=2 (scaling)
+  ours 1 shard the same on the first shard alone: a process per shard (a Slurm array task per shard)
+  ours w=1 Nx-files  the same on the text N times over, each shard as N files (--copies): many
+               shards per process, as on a real corpus (hundreds of 1 MB shards per worker); the
+               difference to `ours w=1` is the steady-state cost of further shards, once-per-process
+               costs (start-up, imports, vocab) left out
+  ours w=2 Nx-files  the same with workers=2 (scaling)
   ours 2x ...  workers=1 on the text twice over: each shard as two files (2x-files: how a bigger
                corpus looks to the stage) and each shard's content doubled (2x-content: bigger shards)
 
-Times include the stage's own lazy imports (mindspore.mindrecord) but not interpreter start-up;
-on a text this small they are most of ours' CPU time, so the per-core ratio is also printed net
-of the imports-only run (the reference imports nothing comparable: Google's script would import
-TensorFlow for its TFRecord writer, which this port leaves out).
-Instance counts differ between reference and ours (ours draws random next segments within a
+Wall seconds are timed in the child from before its imports; CPU seconds are the whole process
+tree's (os.wait4), interpreter start-up included, for both sides. The per-core ratio
+is also printed net of the imports-only run (the reference imports nothing comparable: Google's
+script would import TensorFlow for its TFRecord writer, which this port leaves out).
+--repeat N runs each measurement N times and keeps the run with the least CPU time (for a busy
+machine). Instance counts differ between reference and ours (ours draws random next segments within a
 shard, with per-shard seeds), so compare instances/s, not seconds. --profile adds a phase
 breakdown of ours on one shard (tokenization / algorithm / features / MindRecord) and the top
 cProfile entries. Not a test: numbers depend on the machine and on what else runs on it.
@@ -55,8 +61,10 @@ def config(dupe_factor: int):
     return cfg
 
 
-def shard_files(text_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(text_dir).glob("*.txt") if p.is_file())
+def shard_files(text: Path) -> list[Path]:
+    """A text shard, or the shards of a folder."""
+    text = Path(text)
+    return [text] if text.is_file() else sorted(p for p in text.glob("*.txt") if p.is_file())
 
 
 # ------------------------------------------------------------------------------------- child side
@@ -70,8 +78,10 @@ def child(spec: dict) -> dict:
     text = Path(spec["text"])
     start_cpu, start = time.process_time(), time.perf_counter()
     if spec["kind"] == "baseline":  # what ours holds before any text: its imports
-        import mindspore.mindrecord  # noqa: F401
         from bert.data.examples import examples_stage  # noqa: F401
+        from bert.data.mindrecord import mindrecord_binding
+
+        mindrecord_binding()
 
         stats = {"instances": 0, "tokens": 0}
     elif spec["kind"] == "reference":
@@ -97,6 +107,8 @@ def child(spec: dict) -> dict:
 def measure(name: str, spec: dict) -> dict:
     """Run `spec` in a fresh interpreter; wall/CPU/peak RSS of that process tree from os.wait4."""
     env = {**os.environ, "GLOG_v": os.environ.get("GLOG_v", "3")}
+    if "out" in spec:  # a repeated run starts from nothing, not from complete shards
+        shutil.rmtree(spec["out"], ignore_errors=True)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT, env=env,
                                 stdout=out, stderr=err, text=True)
@@ -130,19 +142,20 @@ def ensure_text(text: Path) -> Path:
     return text
 
 
-def doubled(text: Path, work: Path, mode: str) -> Path:
-    """The text twice over: every shard as two files ("files") or with its content twice ("content")."""
-    target = work / f"text-2x-{mode}"
+def repeated(text: Path, work: Path, copies: int, mode: str) -> Path:
+    """The text `copies` times over: every shard as that many files ("files") or with its content
+    that many times ("content")."""
+    target = work / f"text-{copies}x-{mode}"
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for shard in shard_files(text):
         content = shard.read_text(encoding="utf-8")
         if mode == "files":
-            (target / shard.name).write_text(content, encoding="utf-8")
-            (target / f"{shard.stem}_copy{shard.suffix}").write_text(content, encoding="utf-8")
+            for k in range(copies):
+                (target / f"{shard.stem}_{k}{shard.suffix}").write_text(content, encoding="utf-8")
         else:
-            (target / shard.name).write_text(content.rstrip("\n") + "\n\n" + content, encoding="utf-8")
+            (target / shard.name).write_text("\n\n".join([content.rstrip("\n")] * copies) + "\n", encoding="utf-8")
     return target
 
 
@@ -170,6 +183,11 @@ def rate(r: dict, per: str = "seconds") -> float:
     return r["stats"]["instances"] / r[per]
 
 
+def marginal_rate(more: dict, less: dict) -> float:
+    """Instances per CPU second of what `more` did beyond `less`."""
+    return (more["stats"]["instances"] - less["stats"]["instances"]) / (more["cpu_s"] - less["cpu_s"])
+
+
 # ---------------------------------------------------------------------------------------- profile
 
 
@@ -182,7 +200,7 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
 
     from bert import assets
     from bert.data.examples import WRITE_BATCH, read_documents, write_examples_shard
-    from bert.data.mindrecord import write_shard
+    from bert.data.mindrecord import mindrecord_binding, write_shard
     from bert.data.pretraining import Vocab, dupe_passes, features, shard_seed
     from bert.tokenization import Tokenizer
 
@@ -191,8 +209,8 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     print(f"\nprofile of ours, workers=1, on {shard.name} ({shard.stat().st_size / 1e6:.2f} MB), dupe_factor {dupe_factor}")
     phases = {}
     t = time.perf_counter()
-    import mindspore.mindrecord  # noqa: F401  (write_shard imports it lazily on the first shard)
-    phases["import mindspore.mindrecord (once per process)"] = time.perf_counter() - t
+    mindrecord_binding()
+    phases["load MindSpore's C++ MindRecord module (once per process)"] = time.perf_counter() - t
     t = time.perf_counter()
     tokenizer = Tokenizer(vocab_file, lowercase=cfg.do_lower_case)
     vocab = Vocab.from_tokenizer(tokenizer)
@@ -211,7 +229,7 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
     phases["features (masking + numpy columns)"] = time.perf_counter() - t
     t = time.perf_counter()
     rows = write_shard(work / "profile" / "phases.mindrecord", batches)
-    phases["write_shard (MindRecord FileWriter)"] = time.perf_counter() - t
+    phases["write_shard (MindRecord writer + index)"] = time.perf_counter() - t
     total = sum(phases.values())
     print(f"phases (no profiler; {rows} instances, {len(docs)} documents):")
     for name, sec in phases.items():
@@ -238,6 +256,8 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dupe-factor", type=int, default=2, help="dupe passes over the text (default 2)")
+    parser.add_argument("--copies", type=int, default=4, help="copies of each shard for the many-shard runs (default 4)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement, the least CPU time kept (default 1)")
     parser.add_argument("--text", type=Path, default=Path("/tmp/bench-data/text"),
                         help="sentence shards; made from the enwiki sample when missing (default /tmp/bench-data/text)")
     parser.add_argument("--work", type=Path, default=None,
@@ -250,8 +270,8 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
-    if args.dupe_factor < 1:
-        parser.error("--dupe-factor must be at least 1")
+    if args.dupe_factor < 1 or args.copies < 2 or args.repeat < 1:
+        parser.error("--dupe-factor and --repeat must be at least 1, --copies at least 2")
 
     text = ensure_text(args.text)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-examples-"))
@@ -261,35 +281,43 @@ def main(argv=None) -> int:
         runs = []
         if not args.skip_reference:
             runs.append(("reference (Google)", dict(base, kind="reference", text=str(text))))
+        many = repeated(text, work, args.copies, "files")
         runs += [
             ("ours imports only", dict(base, kind="baseline", text=str(text))),
             ("ours w=1", dict(base, kind="ours", workers=1, text=str(text), out=str(work / "out-w1"))),
-            ("ours w=2", dict(base, kind="ours", workers=2, text=str(text), out=str(work / "out-w2"))),
-            ("ours w=1 2x-files", dict(base, kind="ours", workers=1, text=str(doubled(text, work, "files")),
+            ("ours 1 shard", dict(base, kind="ours", workers=1, text=str(shard_files(text)[0]), out=str(work / "out-1"))),
+            (f"ours w=1 {args.copies}x-files", dict(base, kind="ours", workers=1, text=str(many), out=str(work / "out-many-w1"))),
+            (f"ours w=2 {args.copies}x-files", dict(base, kind="ours", workers=2, text=str(many), out=str(work / "out-many-w2"))),
+            ("ours w=1 2x-files", dict(base, kind="ours", workers=1, text=str(repeated(text, work, 2, "files")),
                                        out=str(work / "out-2x-files"))),
-            ("ours w=1 2x-content", dict(base, kind="ours", workers=1, text=str(doubled(text, work, "content")),
+            ("ours w=1 2x-content", dict(base, kind="ours", workers=1, text=str(repeated(text, work, 2, "content")),
                                          out=str(work / "out-2x-content"))),
         ]
         print(f"examples stage vs Google's algorithm: {text}, dupe_factor {args.dupe_factor}, "
-              + ", ".join(f"{k} {v}" for k, v in PARAMS.items()) + f"; {os.cpu_count()} CPUs")
+              + ", ".join(f"{k} {v}" for k, v in PARAMS.items()) + f"; {os.cpu_count()} CPUs"
+              + (f"; fastest of {args.repeat} runs each" if args.repeat > 1 else ""))
         rows = {}
         for name, spec in runs:
             print(f"  running {name} ...", file=sys.stderr, flush=True)
-            rows[name] = measure(name, spec)
+            rows[name] = min((measure(name, spec) for _ in range(args.repeat)), key=lambda r: r["cpu_s"])
         print_table(list(rows.values()))
-        w1, w2 = rows["ours w=1"], rows["ours w=2"]
+        w1, many1, many2 = rows["ours w=1"], rows[f"ours w=1 {args.copies}x-files"], rows[f"ours w=2 {args.copies}x-files"]
         print()
         if "reference (Google)" in rows:
             ref = rows["reference (Google)"]
             print(f"ours(w=1) / reference, instances per wall second: {rate(w1) / rate(ref):6.2f}x")
             print(f"ours(w=1) / reference, instances per CPU second:  {rate(w1, 'cpu_s') / rate(ref, 'cpu_s'):6.2f}x"
-                  f"  (per core; CPU s / wall s: ours {w1['cpu_s'] / w1['seconds']:.2f}, "
+                  f"  (per core, one process for {w1['files']} shards; CPU s / wall s: ours {w1['cpu_s'] / w1['seconds']:.2f}, "
                   f"reference {ref['cpu_s'] / ref['seconds']:.2f})")
             fixed = rows["ours imports only"]["cpu_s"]
             print(f"  the same net of the imports-only run's {fixed:.2f} CPU s (once per process, not per instance): "
                   f"{w1['stats']['instances'] / (w1['cpu_s'] - fixed) / rate(ref, 'cpu_s'):6.2f}x")
-        print(f"ours(w=2) / ours(w=1), instances per wall second:  {rate(w2) / rate(w1):6.2f}x"
-              f"  (at most {files_speedup(w1['files'], 2):.2f}x with {w1['files']} shards on 2 workers)")
+            one = rows["ours 1 shard"]
+            print(f"  one shard per process (a Slurm array task per shard), per CPU second:{rate(one, 'cpu_s') / rate(ref, 'cpu_s'):6.2f}x")
+            print(f"  steady state, many shards per process ({many1['name']} minus w=1: "
+                  f"{marginal_rate(many1, w1):.0f} instances per CPU s):{marginal_rate(many1, w1) / rate(ref, 'cpu_s'):6.2f}x")
+        print(f"ours(w=2) / ours(w=1), {args.copies}x-files, instances per wall second: {rate(many2) / rate(many1):6.2f}x"
+              f"  (at most {files_speedup(many1['files'], 2):.2f}x with {many1['files']} shards on 2 workers)")
         base_mb = rows["ours imports only"]["rss_mb"]
         for mode in ("files", "content"):
             r = rows[f"ours w=1 2x-{mode}"]
@@ -297,7 +325,7 @@ def main(argv=None) -> int:
                   f"  ({r['rss_mb']:.0f} / {w1['rss_mb']:.0f} MB; above the {base_mb:.0f} MB of imports: "
                   f"{(r['rss_mb'] - base_mb) / max(w1['rss_mb'] - base_mb, 1e-9):.2f}x)")
         print("peak RSS = largest single process of the run (w=2: the two workers and the parent; their sum is "
-              f"about {w2['self_rss_mb'] + 2 * w2['children_rss_mb']:.0f} MB)")
+              f"about {many2['self_rss_mb'] + 2 * many2['children_rss_mb']:.0f} MB)")
         if args.profile:
             profile(text, work, args.dupe_factor, args.top)
     finally:

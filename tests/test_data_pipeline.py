@@ -155,30 +155,44 @@ def test_phase_two_settings_by_override(tmp_path, chain):
     assert rows["input_mask"].sum(1).max() == 512
 
 
-def test_rows_written_in_bulk_are_the_filewriters_own(tmp_path, monkeypatch):
+def test_rows_written_in_bulk_are_the_filewriters_own(tmp_path):
+    from mindspore.mindrecord import FileWriter
+
     rng = np.random.default_rng(0)
     widths = {"input_ids": 16, "input_mask": 16, "segment_ids": 16, "masked_lm_positions": 4, "masked_lm_ids": 4,
               "masked_lm_weights": 4, "next_sentence_labels": 1}
     batches = [{k: rng.integers(0, 30522, (rows, w)).astype(np.float32 if k == "masked_lm_weights" else np.int32)
                 for k, w in widths.items()} for rows in (5, 1, 7)]
     (tmp_path / "bulk").mkdir(), (tmp_path / "public").mkdir()  # the header holds the file's name
-    mindrecord.write_shard(tmp_path / "bulk" / "x.mindrecord", batches)
-
-    def one_by_one(writer, columns):  # FileWriter's public call, with the same split into calls
-        rows = [{k: columns[k][i] for k in COLUMNS} for i in range(len(columns["input_ids"]))]
-        calls = [rows[:1], rows[1:]] if not writer._writer.is_open else [rows]
-        for call in calls:
-            if call:
-                writer.write_raw_data(call)
-        return len(rows)
-
-    monkeypatch.setattr(mindrecord, "write_columns", one_by_one)
-    mindrecord.write_shard(tmp_path / "public" / "x.mindrecord", batches)
+    assert mindrecord.write_shard(tmp_path / "bulk" / "x.mindrecord", batches) == 13
+    writer = FileWriter(str(tmp_path / "public" / "x.mindrecord"))  # MindSpore's public way, same settings
+    writer.set_page_size(1 << 20)
+    writer.set_header_size(1 << 20)
+    writer.add_schema(mindrecord.SCHEMA, "bert_pretraining")
+    for columns in batches:
+        writer.write_raw_data([{k: columns[k][i] for k in COLUMNS} for i in range(len(columns["input_ids"]))])
+    writer.commit()
     for name in ("x.mindrecord", "x.mindrecord.db"):
         assert (tmp_path / "bulk" / name).read_bytes() == (tmp_path / "public" / name).read_bytes()
     rows = list(read_rows(tmp_path / "bulk" / "x.mindrecord"))
     for k in COLUMNS:
         assert np.array_equal(np.stack([r[k] for r in rows]), np.concatenate([b[k] for b in batches]))
+
+
+def test_shard_written_without_importing_mindspore_reads_back_in_mindspore(tmp_path):
+    script = f"""
+import sys
+import numpy as np
+from bert.data.mindrecord import COLUMNS, write_shard
+columns = {{k: np.full((3, 2), 7, np.float32 if k == "masked_lm_weights" else np.int32) for k in COLUMNS}}
+write_shard({str(tmp_path / "x.mindrecord")!r}, [columns])
+assert "mindspore" not in sys.modules
+import mindspore.dataset as ds
+rows = list(ds.MindDataset({str(tmp_path / "x.mindrecord")!r}, shuffle=False).create_dict_iterator(output_numpy=True))
+assert len(rows) == 3 and all((r["input_ids"] == 7).all() for r in rows)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
 
 
 def md5s(directory):

@@ -151,16 +151,18 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     """Masked, fixed-length columns of `spans` (Google's create_masked_lm_predictions and
     write_instance_to_example_files), one row per instance."""
     n, p = cfg.max_seq_length, cfg.max_predictions_per_seq
-    pos = np.arange(n)[None, :]
-    la, lb = spans.a_len[:, None], spans.b_len[:, None]
+    pos = np.arange(n, dtype=np.int32)
+    la, lb = spans.a_len.astype(np.int32), spans.b_len.astype(np.int32)
     length = la + lb + 3
-    source = np.where(pos <= la, spans.a[:, None] + pos - 1, spans.b[:, None] + pos - la - 2)
-    ids = tokens[np.clip(source, 0, len(tokens) - 1)]
-    sep = (pos == la + 1) | (pos == length - 1)
-    ids = np.where(pos == 0, vocab.cls_id, np.where(sep, vocab.sep_id, np.where(pos < length, ids, vocab.pad_id)))
-    ids = ids.astype(np.int32)
-    real = pos < length
-    row, col = np.nonzero(choose_masked(ids, real, length[:, 0], cfg, vocab, rng))  # ascending per row
+    real = pos < length[:, None]
+    # [CLS] A [SEP] B [SEP]: token k of A at position k + 1, of B at la + 2 + k
+    source = np.where(pos <= la[:, None], (spans.a - 1).astype(np.int32)[:, None],
+                      (spans.b - la - 2).astype(np.int32)[:, None]) + pos
+    ids = np.where(real, tokens[np.clip(source, 0, len(tokens) - 1)], vocab.pad_id).astype(np.int32, copy=False)
+    rows = np.arange(len(ids))
+    ids[:, 0] = vocab.cls_id
+    ids[rows, la + 1] = ids[rows, length - 1] = vocab.sep_id
+    row, col = np.nonzero(choose_masked(ids, real, length, cfg, vocab, rng))  # ascending per row
     labels = ids[row, col]
     draw = rng.random(len(row))
     random_ids = rng.integers(0, vocab.size, len(row), dtype=np.int32)
@@ -172,7 +174,7 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     positions[row, slot], label_ids[row, slot], weights[row, slot] = col, labels, 1.0
     return {"input_ids": shown,
             "input_mask": real.astype(np.int32),
-            "segment_ids": (real & (pos > la + 1)).astype(np.int32),
+            "segment_ids": (real & (pos > la[:, None] + 1)).astype(np.int32),
             "masked_lm_positions": positions,
             "masked_lm_ids": label_ids,
             "masked_lm_weights": weights,
@@ -185,15 +187,21 @@ def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: Da
     masking) in random order, taking each that still fits under num_to_predict."""
     rows, n = ids.shape
     cand = real & (ids != vocab.cls_id) & (ids != vocab.sep_id)
-    start = cand.copy()
-    if cfg.do_whole_word_mask:  # a "##" piece joins the previous candidate's word
-        start &= ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))
+    target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
+    if not cfg.do_whole_word_mask:  # every candidate a word of one token: the first `target` in random order
+        keys = np.where(cand, rng.random((rows, n), dtype=np.float32), 2.0)
+        k = cfg.max_predictions_per_seq  # at least every row's target
+        smallest = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        in_order = np.take_along_axis(smallest, np.argsort(np.take_along_axis(keys, smallest, 1), axis=1), 1)
+        chosen = np.zeros((rows, n), bool)
+        np.put_along_axis(chosen, in_order, np.arange(k) < target[:, None], 1)
+        return cand & chosen
+    start = cand & ~(vocab.is_subword[ids] & (np.cumsum(cand, 1) > 1))  # a "##" piece joins the word before
     word_start = np.maximum.accumulate(np.where(start, np.arange(n), 0), axis=1)  # per candidate
     flat_word = (np.arange(rows)[:, None] * n + word_start)[cand]
     size = np.bincount(flat_word, minlength=rows * n).reshape(rows, n)  # at each word's start
     order = np.argsort(np.where(start, rng.random((rows, n), dtype=np.float32), 2.0), axis=1)
     sizes = np.take_along_axis(np.where(start, size, n + 1), order, 1)  # words in random order
-    target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
     total = np.zeros(rows, np.int64)
     taken = np.zeros((rows, n), bool)
     for j in range(int(start.sum(1).max(initial=0))):
