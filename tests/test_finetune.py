@@ -29,12 +29,15 @@ def sst2(tmp_path_factory):
 # part after a few steps, measured), and at lr 1e-3 from scratch that swung the best accuracy
 # between 82 % and 100 %; without dropout every run of a command is the same run.
 DETERMINISTIC = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0"]
+# lr 5e-4 (dev accuracy 90 → 96.5 → 98 → 100 % over the 4 epochs): at 1e-3 the model sits on the
+# 50 % plateau for 2–3 epochs and last-bit differences in the backward decide when it leaves
+# (measured: best 88 % vs 93.5 % for two backward implementations equal to 1e-6).
 
 
 def args_for(data, out, *extra):
     return ["--config", REPO / "configs" / "finetune_sst2.yaml", "init=null", f"vocab={assets.uncased_vocab()}",
             f"data_dir={data}", "model.name=L2-H128", f"output_dir={out}", f"log_dir={out}/logs",
-            "optim.learning_rate=1e-3", "log_interval=5", *DETERMINISTIC, *extra]
+            "optim.learning_rate=5e-4", "log_interval=5", *DETERMINISTIC, *extra]
 
 
 @pytest.fixture(scope="module")
