@@ -2,8 +2,9 @@
 
 The math is autodiff's; the kernels are cheaper ones. Profiled on MindSpore 2.10's CPU kernels
 (L4-H256 pretraining step, bench/bench_pretrain_step.py):
-- a MatMul with `transpose_a` (every weight gradient autodiff makes) runs on one thread at half
-  the others' speed: the backward passes here transpose the smaller operand explicitly instead;
+- a MatMul with `transpose_a` on a wide operand (autodiff's dW = dY^T·X for a widening layer,
+  or the [positions, vocab] decoder) runs at half the others' speed: weight gradients here put
+  transpose_a on the narrower operand and transpose the small result;
 - BiasAddGrad reads ~0.5 GB/s: bias gradients are a ReduceSum or a vector-matrix product;
 - the exact GELU's autodiff graph is ~12 elementwise kernels and Erf is slow (~4 ns/element): its
   derivative is written out, with Φ(x) kept from the forward;
@@ -24,6 +25,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 _matmul = ops.MatMul()
 _matmul_nt = ops.MatMul(transpose_b=True)
+_matmul_tn = ops.MatMul(transpose_a=True)
 _scatter_add = ops.TensorScatterElements(axis=1, reduction="add")  # functional forms fail inside a bprop
 
 
@@ -32,10 +34,11 @@ def _t(x):
 
 
 def _weight_grad(dout, x):
-    """dout^T @ x ([out, in]) as plain matmuls, transposing whichever operand is smaller."""
+    """dout^T @ x ([out, in]) with transpose_a on the narrower operand only (then the small result
+    transposed): transpose_a on the wider one is what makes autodiff's weight gradients slow."""
     if dout.shape[1] <= x.shape[1]:
-        return _matmul(_t(dout), x)
-    return _t(_matmul(_t(x), dout))
+        return _matmul_tn(dout, x)
+    return _t(_matmul_tn(x, dout))
 
 
 def _column_sums(x):
@@ -109,6 +112,6 @@ class OutputNLL(nn.Cell):
         g = g.astype(hidden.dtype)
         dhidden = _matmul(g, table) * dnll.astype(hidden.dtype)
         scaled = hidden * dnll.astype(hidden.dtype)
-        dtable = _t(_matmul(_t(scaled), g))
+        dtable = _weight_grad(g, scaled)
         dbias = _matmul(_t(dnll.astype(g.dtype)), g).reshape(-1)
         return dhidden, dtable, dbias.astype(bias.dtype), ops.zeros_like(labels)
