@@ -5,7 +5,7 @@ The math is autodiff's; the kernels are cheaper ones. Profiled on MindSpore 2.10
 - a MatMul with `transpose_a` on a wide operand (autodiff's dW = dY^T·X for a widening layer,
   or the [positions, vocab] decoder) runs at half the others' speed: weight gradients here put
   transpose_a on the narrower operand and transpose the small result;
-- BiasAddGrad reads ~0.5 GB/s: bias gradients are a ReduceSum or a vector-matrix product;
+- BiasAddGrad reads ~0.5 GB/s: bias gradients are a vector-matrix product (ones @ dout);
 - the exact GELU's autodiff graph is ~12 elementwise kernels and Erf is slow (~4 ns/element): its
   derivative is written out, with Φ(x) kept from the forward;
 - MLM cross-entropy over [positions, vocab] logits: broadcast elementwise ops over 20 M floats
@@ -91,6 +91,11 @@ class GELU(nn.Cell):
         return self.fn(x)[0]
 
 
+def output_logits(hidden, table, bias):
+    """hidden [N, H] @ table [V, H]^T + bias [V]: the tied MLM decoder."""
+    return ops.bias_add(_matmul_nt(hidden, table), bias)
+
+
 class OutputNLL(nn.Cell):
     """hidden [N, H], table [V, H], bias [V], labels [N] → (nll [N] in float32, argmax id [N], log-probs [N, V]).
 
@@ -100,7 +105,7 @@ class OutputNLL(nn.Cell):
     """
 
     def construct(self, hidden, table, bias, labels):
-        logits = ops.bias_add(_matmul_nt(hidden, table), bias).astype(ms.float32)
+        logits = output_logits(hidden, table, bias).astype(ms.float32)
         log_probs = ops.log_softmax(logits, -1)
         nll = -ops.gather_elements(log_probs, 1, labels.reshape(-1, 1)).reshape(-1)
         return nll, logits.argmax(-1).astype(labels.dtype), log_probs

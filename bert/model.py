@@ -12,7 +12,7 @@ from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
 from bert.config import BertConfig
-from bert.layers import GELU, Dense, OutputNLL
+from bert.layers import GELU, Dense, OutputNLL, output_logits
 
 
 def _normal(config: BertConfig) -> TruncatedNormal:
@@ -198,13 +198,11 @@ class BertLMPredictionHead(nn.Cell):
         super().__init__()
         self.transform = BertPredictionHeadTransform(config)
         self.bias = Parameter(initializer("zeros", (config.vocab_size,)), name="bias")
-        self.decoder = ops.MatMul(transpose_b=True)
         self.output_nll = OutputNLL()
 
     def construct(self, hidden, embedding_table):
         h = self.transform(hidden)
-        flat = h.reshape(-1, h.shape[-1])
-        logits = ops.bias_add(self.decoder(flat, embedding_table), self.bias)
+        logits = output_logits(h.reshape(-1, h.shape[-1]), embedding_table, self.bias)
         return logits.reshape(h.shape[:-1] + (logits.shape[-1],))
 
     def nll(self, hidden, embedding_table, labels):
