@@ -106,5 +106,5 @@ def assign_state(model, state: dict[str, np.ndarray], missing_ok: tuple[str, ...
 
     for name, param in params.items():
         if name in state:
-            param.set_data(ms.Tensor(state[name].astype(ms.dtype_to_nptype(param.dtype), copy=False)))
+            param.set_data(ms.Tensor(state[name], dtype=param.dtype))
     return missing

@@ -182,6 +182,14 @@ class BertConfig:
     def name(self) -> str:
         return f"L{self.num_hidden_layers}-H{self.hidden_size}"
 
+    def parameter_count(self) -> int:
+        """Parameters of BertForPreTraining (encoder, pooler, MLM transform + bias, NSP)."""
+        h, i = self.hidden_size, self.intermediate_size
+        embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * h
+        layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+        heads = (h * h + h) + (h * h + 3 * h) + self.vocab_size + (2 * h + 2)
+        return embeddings + self.num_hidden_layers * layer + heads
+
     @classmethod
     def from_name(cls, name: str, **overrides) -> "BertConfig":
         """`L4-H256` (any of Google's 24 compact sizes) or an alias: tiny, mini, small, medium, base."""

@@ -76,7 +76,7 @@ def load_teacher(cfg: DistillConfig, student_vocab: Path):
     from bert.model import BertForSequenceClassification
     from bert.train.checkpointing import resolve_init
 
-    source = resolve_init(Path(cfg.teacher))
+    source = resolve_init(Path(cfg.teacher), "teacher")
     check_same_vocab(teacher_vocab(cfg, source), student_vocab)
     config, state = read_any(source)
     if not any(name.startswith("classifier.") for name in state):
@@ -122,9 +122,11 @@ def distill(cfg: DistillConfig, stop) -> int:
     from bert.finetune import build_student
     from bert.train.classifier import ClassifierTask, logits_of, train_classifier
     from bert.train.data import ArrayFeed
+    from bert.train.checkpointing import resolve_init
     from bert.train.loss import DistillationLoss
     from bert.train.step import make_train_step
 
+    resolve_init(Path(cfg.teacher), "teacher")  # before any heavy work
     task = ClassifierTask.load(cfg)
     teacher, source, teacher_digest = load_teacher(cfg, task.vocab)
     *inputs, labels = task.train

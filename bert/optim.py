@@ -2,41 +2,11 @@
 `nn.AdamWeightDecay` or `nn.Lamb` driven by linear warmup then polynomial decay out."""
 from __future__ import annotations
 
-import dataclasses
-
 import mindspore as ms
 from mindspore import nn, ops
 from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
-from bert.config import ConfigError
-
-OPTIMIZERS = ("adamw", "lamb")
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    """Google's BERT recipe: AdamW (no bias correction), lr 1e-4, 10k warmup, linear decay to 0."""
-
-    optimizer: str = "adamw"
-    learning_rate: float = 1e-4
-    end_learning_rate: float = 0.0
-    warmup_steps: int = 10000
-    power: float = 1.0
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-6
-    grad_clip_norm: float = 1.0  # global norm; 0 switches clipping off
-
-    def validate(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        if self.learning_rate <= 0 or self.end_learning_rate < 0 or self.end_learning_rate > self.learning_rate:
-            raise ConfigError("learning_rate must be positive and end_learning_rate in [0, learning_rate]")
-        if self.warmup_steps < 0 or self.weight_decay < 0 or self.grad_clip_norm < 0:
-            raise ConfigError("warmup_steps, weight_decay and grad_clip_norm must be >= 0")
-        if not (0 < self.beta1 < 1 and 0 < self.beta2 < 1 and self.eps > 0):
-            raise ConfigError("beta1/beta2 must be in (0, 1) and eps positive")
+from bert.train.config import OptimConfig
 
 
 class WarmupPolynomialDecayLR(LearningRateSchedule):

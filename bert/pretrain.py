@@ -76,7 +76,7 @@ def train(cfg: PretrainConfig, stop) -> int:
     import mindspore as ms
 
     from bert.train import distributed
-    from bert.train.checkpointing import CheckpointManager, resolve_init, weights_only
+    from bert.train.checkpointing import CheckpointManager, check_writable, resolve_init, weights_only
     from bert.train.metrics import MetricsLogger
 
     bert_config = cfg.bert_config()
@@ -85,12 +85,14 @@ def train(cfg: PretrainConfig, stop) -> int:
     eval_files = resolve_files(cfg.eval_data) if cfg.eval_data else None
     eval_rows = (check_files(eval_files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
                  if eval_files else 0)
+    rank, world = distributed.setup(cfg.device_target, cfg.precision)
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
+    check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
     latest = checkpoints.latest()
     if latest is not None:  # fail on another model's checkpoint before any heavy work
         check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
+    init = resolve_init(Path(cfg.init)) if cfg.init and latest is None else None
 
-    rank, world = distributed.setup(cfg.device_target)
     if not cfg.jit:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, rank, world, cfg.seed, num_rows)
@@ -102,10 +104,9 @@ def train(cfg: PretrainConfig, stop) -> int:
         state = checkpoints.restore(latest, step_cell, bert_config)
         global_step = state["step"]
         print(f"resumed from {latest} at step {global_step}", flush=True)
-    elif cfg.init:
-        source = resolve_init(Path(cfg.init))
-        left = load_pretrained(model, source, missing_ok=("cls.",))
-        print(f"initialised weights from {source}" + (f" ({len(left)} head tensors fresh)" if left else ""),
+    elif init is not None:
+        left = load_pretrained(model, init, missing_ok=("cls.",))
+        print(f"initialised weights from {init}" + (f" ({len(left)} head tensors fresh)" if left else ""),
               flush=True)
 
     logdir = Path(cfg.log_dir) / cfg.run / "tb"

@@ -15,7 +15,7 @@ from pathlib import Path
 import submitit
 import yaml
 
-from launch import REPO, Launch
+from launch import REPO, Launch, stage_config
 
 sys.path.insert(0, str(REPO))  # the submit scripts also use the bert package (config parsing, grid)
 # Jobs unpickle StageJob from this module: the job's python (which inherits this environment on
@@ -39,7 +39,6 @@ class Profile:
     qos: str | None = None
     time_min: int = 60
     devices_per_node: int = 1
-    device_target: str = "CPU"
     cpus_per_task: int | None = None
     mem_gb: int | None = None
     gpus_per_node: int | None = None
@@ -48,6 +47,15 @@ class Profile:
     env: dict = dataclasses.field(default_factory=dict)
     extra_sbatch: dict = dataclasses.field(default_factory=dict)
     signal_delay_s: int = 120
+    max_restarts: int = 3  # requeues after a worker failure, per job (jobs/launch.py)
+
+    def device(self) -> tuple[str, str]:
+        """(device, why): what device_target=auto will find on these nodes — what the profile asks for."""
+        if self.gres and "npu" in self.gres.lower():
+            return "Ascend", f"gres {self.gres}"
+        if self.gpus_per_node or (self.gres and "gpu" in self.gres.lower()):
+            return "GPU", f"gpus_per_node {self.gpus_per_node}" if self.gpus_per_node else f"gres {self.gres}"
+        return "CPU", "no GPU or NPU requested"
 
 
 def load_profile(name: str) -> Profile:
@@ -107,6 +115,10 @@ class Plan:
         name = args.name or stage
         return cls(args.cluster, profile, args.nodes, devices, name, REPO / "logs" / name / "submitit", args.dry_run)
 
+    def job(self, stage: str, args: list[str]) -> "StageJob":
+        """A task of `stage` with this plan's environment and restart limit."""
+        return StageJob(stage, args, self.profile.env, self.profile.max_restarts)
+
     def slurm_parameters(self, tasks_per_node: int | None = None, dependency: str | None = None) -> dict:
         """sbatch options in submitit.SlurmExecutor's naming."""
         p = self.profile
@@ -117,6 +129,7 @@ class Plan:
                     "cpus_per_task": p.cpus_per_task, "gpus_per_node": p.gpus_per_node,
                     "mem": f"{p.mem_gb}GB" if p.mem_gb else None}
         return {"job_name": self.name, "time": self.profile.time_min, "nodes": self.nodes,
+                "srun_args": ["--kill-on-bad-exit=1"],
                 "ntasks_per_node": tasks_per_node or self.devices_per_node, "signal_delay_s": p.signal_delay_s,
                 "setup": [*p.setup, *(f"export {k}={shlex.quote(str(v))}" for k, v in p.env.items())],
                 "additional_parameters": extra, **{k: v for k, v in optional.items() if v is not None}}
@@ -136,52 +149,41 @@ class Plan:
         return executor
 
 
-class StageJob(submitit.helpers.Checkpointable):
-    """One task of a stage: runs the launch path; on a scheduler's stop signal it makes the
-    worker save at the next step boundary, waits for the save, then asks to be requeued."""
+class StageJob:
+    """One task of a stage under submitit: the launch path of the sbatch templates, nothing else —
+    layout, device, signals, requeue and restarts are all jobs/launch.py's."""
 
-    def __init__(self, stage: str, args: list[str], env: dict | None = None):
-        self.stage, self.args, self.env = stage, list(args), dict(env or {})
-        self._launch = None
+    def __init__(self, stage: str, args: list[str], env: dict | None = None, max_restarts: int = 3):
+        self.stage, self.args, self.env, self.max_restarts = stage, list(args), dict(env or {}), max_restarts
 
     def __call__(self) -> int:
         os.environ.update({k: str(v) for k, v in self.env.items()})
-        self._launch = Launch(self.stage, self.args)
-        code = self._launch.run()
+        launch = Launch(self.stage, self.args, self.max_restarts)
+        code = launch.run()
+        if launch.requeued:
+            sys.exit(code)  # no result file: the requeued job runs this again (as submitit's own requeue does)
         if code != 0:
             raise RuntimeError(f"{self.stage} exited with code {code}")
         return code
 
-    def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
-        if self._launch is not None:
-            self._launch.request_stop(signal.SIGUSR2)
-            self._launch.wait(timeout=600)
-        return submitit.helpers.DelayedSubmission(StageJob(self.stage, self.args, self.env))
 
-    def __getstate__(self):
-        return {"stage": self.stage, "args": self.args, "env": self.env, "_launch": None}
-
-
-def stage_args(args, plan: Plan, extra: list[str] = ()) -> list[str]:
-    """The stage's CLI arguments: its config, the profile's device, then the user's overrides (last wins)."""
+def stage_args(args, extra: list[str] = ()) -> list[str]:
+    """The stage's CLI arguments: its config, then the user's overrides (last wins)."""
     config = ["--config", str(args.config)] if getattr(args, "config", None) else []
-    return [*config, f"device_target={plan.profile.device_target}", *extra, *args.overrides]
+    return [*config, *extra, *args.overrides]
 
 
 def preflight(stage: str, args: list[str]) -> None:
     """Catch a bad config or missing input here, in one line, rather than in a queued job."""
     from bert.config import ConfigError
-    from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
     from bert.train.data import DataFeedError, resolve_files
 
-    config = args[args.index("--config") + 1] if "--config" in args else None
-    overrides = [a for a in args if "=" in a and not a.startswith("-")]
     try:
         if stage == "pretrain":
-            cfg = load_config(PretrainConfig, config, overrides)
+            cfg = stage_config(stage, args)
             resolve_files(cfg.data)
         elif stage in ("finetune", "distill"):
-            cfg = load_config(FinetuneConfig if stage == "finetune" else DistillConfig, config, overrides)
+            cfg = stage_config(stage, args)
             for split in ("train.tsv", "dev.tsv"):
                 if not (Path(cfg.data_dir) / split).is_file():
                     raise SubmitError(f"{Path(cfg.data_dir) / split} does not exist")
@@ -249,6 +251,11 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
     command = Launch(job.stage, job.args).command()
     print(f"# {plan.cluster} job {plan.name!r}: {plan.nodes} node(s) x {tasks_per_node or plan.devices_per_node} "
           f"task(s); each task runs jobs/launch.py {job.stage}, i.e. {shlex.join(command[1:])}")
+    if job.stage in ("pretrain", "finetune", "distill"):
+        requested = stage_config(job.stage, job.args).device_target
+        device, why = plan.profile.device() if requested == "auto" else (requested, "as configured")
+        print(f"# device: {device} (device_target {requested}: {why}); "
+              f"up to {job.max_restarts} requeues after a worker failure")
     if plan.cluster == "slurm":
         submit_command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(plan.folder))}"
         params = plan.slurm_parameters(tasks_per_node, dependency)
@@ -283,7 +290,7 @@ def submit_stage_main(stage: str, doc: str, default_config: str, argv=None) -> i
 
     def build():
         plan = Plan.from_args(args, stage)
-        job = StageJob(stage, stage_args(args, plan), plan.profile.env)
+        job = plan.job(stage, stage_args(args))
         preflight(stage, job.args)
         if submit(plan, job):
             tensorboard_hint()

@@ -1,17 +1,35 @@
-"""The one launch path: a stage name + its `key=value` arguments in, this task's worker process
-out — shared by the submitit launchers (jobs/submit_*.py) and the sbatch templates (slurm/*.sbatch).
+"""The one launch path: a stage name + its `key=value` arguments in, this task's MindSpore
+process(es) out — the same code under submitit (jobs/submit_*.py → cluster.StageJob) and under the
+sbatch templates (slurm/*.sbatch → `srun python jobs/launch.py`).
 
-Slurm (or submitit's local executor) runs one task per device; each task starts one MindSpore
-worker with MindSpore's own process-group variables (MS_ROLE=MS_WORKER, MS_NODE_ID = global
-rank, MS_WORKER_NUM, MS_SCHED_HOST/PORT), and global rank 0 also starts the scheduler process
+Layout. Slurm runs one task per device. A task's place in the job (global rank, world size, local
+rank, first host) comes from submitit's JobEnvironment inside a submitit job, else from Slurm's own
+task variables (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_JOB_NODELIST, read by submitit's
+SlurmJobEnvironment), else it is a plain single process. Each task starts one MindSpore worker with
+MindSpore's process-group variables (MS_ROLE=MS_WORKER, MS_NODE_ID = global rank, MS_WORKER_NUM,
+MS_SCHED_HOST/PORT, MS_NODE_TIMEOUT); global rank 0 also starts the scheduler process
 (MS_ROLE=MS_SCHED, same command). Rank and world size reach the training code only through
-MindSpore's communication API. SIGUSR2/SIGTERM to a task are passed on to its worker, which saves
-at the next step boundary and exits 0.
+MindSpore's communication API; the device is the stage's `device_target` (auto: what the task
+sees, bert/device.py), DEVICE_ID the task's local rank.
 
-    srun --ntasks-per-node=N python jobs/launch.py pretrain --config configs/pretrain.yaml key=value …
+Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`, every task):
+- SIGUSR2 (time limit near, or preemption): the workers save at the next step boundary and exit 0;
+  rank 0 requeues the job, which resumes from checkpoints/latest.
+- SIGTERM without a SIGUSR2 before it (scancel): the workers save and exit; never requeued.
+- A worker that dies (killed, crashed; when a whole node dies the other ranks' workers fail
+  within MS_NODE_TIMEOUT): the first task to see it requeues the job, at most --max-restarts
+  times per job (counted in logs/restarts/<job id>.json); after that the job fails with one line
+  saying why. Exit code 2 (bad input, already reported in one line) is never retried.
+
+    srun --ntasks-per-node=N python jobs/launch.py [--max-restarts 3] pretrain --config configs/pretrain.yaml key=value …
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import json
 import os
 import signal
 import socket
@@ -21,23 +39,40 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # stage configs and checkpoints are read from the bert package
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
           "distill": "bert.distill", "grid-summary": "bert.grid"}
 DISTRIBUTED = ("pretrain", "finetune", "distill")
+RESTARTS = REPO / "logs" / "restarts"
+BAD_INPUT = 2  # the stages' exit code for input they refused in one line: retrying cannot help
+NODE_TIMEOUT_S = 30  # MindSpore's heartbeat timeout: a rank silent this long fails the others
 
 
-def task_layout() -> dict:
-    """This task's place in the job, from submitit's JobEnvironment (Slurm or local executor),
-    else a plain single process."""
-    import submitit
+@dataclasses.dataclass
+class Layout:
+    """This task's place in the job."""
 
-    try:
-        env = submitit.JobEnvironment()
-        return {"rank": env.global_rank, "world": env.num_tasks, "local_rank": env.local_rank,
-                "first_host": env.hostnames[0], "job_id": str(env.job_id), "cluster": env.cluster}
-    except RuntimeError:  # not inside a job
-        return {"rank": 0, "world": 1, "local_rank": 0, "first_host": "localhost", "job_id": str(os.getpid()),
-                "cluster": "none"}
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    first_host: str = "localhost"
+    job_id: str = ""
+    scheduler: str = "none"  # slurm | local (submitit's local executor) | none
+
+    @classmethod
+    def here(cls) -> "Layout":
+        """From submitit inside a submitit job, from Slurm's variables inside a plain srun task."""
+        import submitit
+        from submitit.slurm.slurm import SlurmJobEnvironment
+
+        try:
+            env = submitit.JobEnvironment()
+        except RuntimeError:  # not a submitit job
+            if "SLURM_JOB_ID" not in os.environ or "SLURM_PROCID" not in os.environ:
+                return cls(job_id=str(os.getpid()))
+            env = SlurmJobEnvironment()
+        return cls(env.global_rank, env.num_tasks, env.local_rank, env.hostnames[0], str(env.job_id),
+                   "slurm" if env.cluster == "slurm" else env.cluster)
 
 
 def host_address(host: str) -> str:
@@ -55,74 +90,175 @@ def scheduler_port(job_id: str) -> int:
     return 20000 + (int(digits) * 7 + restarts * 131) % 30000
 
 
-def worker_env(layout: dict, role: str) -> dict:
+def worker_env(layout: Layout, role: str | None) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    if layout["world"] > 1:
-        env.update(MS_ROLE=role, MS_WORKER_NUM=str(layout["world"]), MS_NODE_ID=str(layout["rank"]),
-                   MS_SCHED_HOST=host_address(layout["first_host"]),
-                   MS_SCHED_PORT=str(scheduler_port(layout["job_id"])), DEVICE_ID=str(layout["local_rank"]),
-                   RANK_ID=str(layout["rank"]), RANK_SIZE=str(layout["world"]))
+    env.setdefault("GLOG_v", "3")  # MindSpore's own INFO/WARNING lines stay out of job logs unless asked for
+    env["DEVICE_ID"] = str(layout.local_rank)
+    if role is not None:
+        env.update(MS_ROLE=role, MS_WORKER_NUM=str(layout.world), MS_NODE_ID=str(layout.rank),
+                   MS_SCHED_HOST=host_address(layout.first_host), MS_SCHED_PORT=str(scheduler_port(layout.job_id)),
+                   RANK_ID=str(layout.rank), RANK_SIZE=str(layout.world))
+        env.setdefault("MS_NODE_TIMEOUT", str(NODE_TIMEOUT_S))
     return env
 
 
-class Launch:
-    """Start this task's processes for `stage` and wait for them."""
+def describe_exit(code: int) -> str:
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
 
-    def __init__(self, stage: str, args: list[str]):
+
+def resume_step(stage: str, args: list[str]) -> int | None:
+    """The step the stage would resume from (its output_dir's latest checkpoint), if any."""
+    from bert.train.checkpointing import STATE_FILE, CheckpointManager
+
+    try:
+        latest = CheckpointManager(Path(stage_config(stage, args).output_dir) / "checkpoints").latest()
+        return json.loads((latest / STATE_FILE).read_text())["step"] if latest else 0
+    except Exception:  # noqa: BLE001 — only for the log line; the stage reports bad input itself
+        return None
+
+
+def stage_config(stage: str, args: list[str]):
+    """The run config a training stage will use (its --config file + key=value overrides)."""
+    from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
+
+    config = args[args.index("--config") + 1] if "--config" in args else None
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    cls = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}[stage]
+    return load_config(cls, config, overrides)
+
+
+@contextlib.contextmanager
+def restart_record(job_id: str):
+    """This job's failure restarts (a list, kept across requeues), locked against the other tasks."""
+    RESTARTS.mkdir(parents=True, exist_ok=True)
+    path = RESTARTS / f"{job_id}.json"
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        failures = json.loads(handle.read() or "[]")
+        yield failures
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(failures, indent=1) + "\n")
+
+
+class Launch:
+    """Start this task's processes for `stage`, wait for them, and decide what the job does next."""
+
+    def __init__(self, stage: str, args: list[str], max_restarts: int = 3):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
-        self.stage, self.args = stage, list(args)
+        if max_restarts < 0:
+            raise ValueError(f"--max-restarts must be >= 0, got {max_restarts}")
+        self.stage, self.args, self.max_restarts = stage, list(args), max_restarts
         self.processes: list[subprocess.Popen] = []
+        self.stop_signal: int | None = None  # the first stop signal received
+        self.requeued = False
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", STAGES[self.stage], *self.args]
 
     def run(self) -> int:
-        layout = task_layout() if self.stage in DISTRIBUTED else {"world": 1, "rank": 0}
-        node = os.environ.get("SLURMD_NODENAME", socket.gethostname())
-        print(f"launch: {self.stage} task {layout['rank']}/{layout['world']} on {node}", flush=True)
-        if layout["world"] > 1 and layout["rank"] == 0:
+        layout = Layout.here()
+        if layout.scheduler == "slurm" and layout.rank == 0 and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+            (RESTARTS / f"{layout.job_id}.json").unlink(missing_ok=True)  # an older job's, if ids were reused
+        for sig in (signal.SIGUSR2, signal.SIGTERM):  # replaces submitit's handlers in a submitit job
+            signal.signal(sig, self._on_signal)
+        distributed = self.stage in DISTRIBUTED and layout.world > 1
+        if distributed and layout.rank == 0:
             self.processes.append(subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_SCHED"),
                                                    stdout=subprocess.DEVNULL))
-        worker = subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_WORKER"))
+        worker = subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_WORKER" if distributed else None))
         self.processes.append(worker)
-        # Poll instead of a blocking wait(): a blocking wait holds Popen's lock, and submitit's
-        # checkpoint(), run by the signal handler in this same thread, must be able to wait too.
+        node = os.environ.get("SLURMD_NODENAME", socket.gethostname())
+        print(f"launch: {self.stage} task {layout.rank}/{layout.world} on {node}, job {layout.job_id or '-'}"
+              f"{self._restart_note(layout)}: worker pid {worker.pid}", flush=True)
+        # Poll instead of a blocking wait(): signal handlers run in this thread between polls.
         while (code := worker.poll()) is None:
             time.sleep(0.2)
-        for process in self.processes[:-1]:
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        return code
+        return self._after(code, layout)
 
-    def request_stop(self, signum: int = signal.SIGUSR2) -> None:
-        """Ask the worker to save at the next step boundary and exit."""
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signum)
 
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.processes[-1].wait(timeout=timeout) if self.processes else None
-        except subprocess.TimeoutExpired:
-            return None
+    def _restart_note(self, layout: Layout) -> str:
+        if layout.scheduler != "slurm" or not (RESTARTS / f"{layout.job_id}.json").is_file():
+            return ""
+        with restart_record(layout.job_id) as failures:
+            last = failures[-1] if failures else None
+        return (f", restart {len(failures)} of at most {self.max_restarts} after rank {last['rank']}'s worker "
+                f"{last['cause']}" if last else "")
+
+    def _after(self, code: int, layout: Layout) -> int:
+        """Requeue, stop or give up, by what ended the worker."""
+        failed = code != 0
+        for process in self.processes[:-1]:  # the scheduler: done when the workers are, else stopped
+            if failed:
+                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=120)
+        if self.stop_signal == signal.SIGUSR2:
+            if layout.rank == 0:
+                self._requeue(layout, "stopped by SIGUSR2 (time limit or preemption) after saving")
+            return code
+        if self.stop_signal == signal.SIGTERM:
+            print("launch: stopped by SIGTERM (scancel or the end of the job): not requeueing", flush=True)
+            return code
+        if not failed or code == BAD_INPUT or layout.scheduler != "slurm":
+            return code
+        return self._restart_after_failure(code, layout)
+
+    def _restart_after_failure(self, code: int, layout: Layout) -> int:
+        restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+        step = resume_step(self.stage, self.args) if self.stage in DISTRIBUTED else None
+        with restart_record(layout.job_id) as failures:
+            if any(f["restart"] == restart for f in failures):
+                return code  # another task of this run already saw a failure and acted on it
+            failures.append({"restart": restart, "rank": layout.rank, "cause": describe_exit(code),
+                             "resume_step": step, "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+            history = list(failures)
+        if len(history) > self.max_restarts:
+            steps = sorted({f["resume_step"] for f in history if f["resume_step"] is not None})
+            where = (f", resuming from step {steps[0]} every time" if len(steps) == 1
+                     else f", resuming from steps {', '.join(map(str, steps))}" if steps else "")
+            causes = "; ".join(f"rank {f['rank']} {f['cause']}" for f in history)
+            print(f"launch: error: the workers of job {layout.job_id} failed {len(history)} times ({causes}){where}; "
+                  f"max_restarts={self.max_restarts} reached, not requeueing", file=sys.stderr, flush=True)
+            return code
+        at = f" (checkpoint at step {step})" if step else " (no checkpoint yet)" if step == 0 else ""
+        self._requeue(layout, f"rank {layout.rank}'s worker {describe_exit(code)}{at}; restart "
+                              f"{len(history)} of at most {self.max_restarts}")
+        return code
+
+    def _requeue(self, layout: Layout, why: str) -> None:
+        if layout.scheduler != "slurm":
+            print(f"launch: {why}; no scheduler to requeue with: run the same command again to resume", flush=True)
+            return
+        print(f"launch: {why}: requeueing job {layout.job_id}", flush=True)
+        run = subprocess.run(["scontrol", "requeue", layout.job_id], capture_output=True, text=True, timeout=60)
+        if run.returncode != 0:
+            print(f"launch: error: scontrol requeue {layout.job_id} failed: {run.stderr.strip()}", file=sys.stderr,
+                  flush=True)
+        self.requeued = run.returncode == 0
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        print(f"stages: {', '.join(STAGES)}")
-        return 0 if argv else 2
+    parser = argparse.ArgumentParser(prog="jobs/launch.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-restarts", type=int, default=3,
+                        help="requeues of this job after a worker failure (default 3, like torchrun)")
+    parser.add_argument("stage", help=f"one of {', '.join(STAGES)}")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the stage's own arguments")
+    options = parser.parse_args(argv)
     try:
-        launch = Launch(argv[0], argv[1:])
+        launch = Launch(options.stage, options.args, options.max_restarts)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for sig in (signal.SIGUSR2, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: launch.request_stop(signum))
     return launch.run()
 
 

@@ -9,7 +9,7 @@ The grid (batch 8/16/32/64/128 × lr 3e-4/1e-4/5e-5/3e-5 by default) runs each c
 import argparse
 import sys
 
-from cluster import (Plan, StageJob, SubmitError, add_common_arguments, preflight, run_main, stage_args,
+from cluster import (Plan, SubmitError, add_common_arguments, preflight, run_main, stage_args,
                      submit, submit_array, tensorboard_hint)
 
 
@@ -30,9 +30,9 @@ def main(argv=None) -> int:
 
     def build():
         plan = Plan.from_args(args, "finetune")
-        preflight("finetune", stage_args(args, plan))
+        preflight("finetune", stage_args(args))
         if not args.grid:
-            if submit(plan, StageJob("finetune", stage_args(args, plan), plan.profile.env)):
+            if submit(plan, plan.job("finetune", stage_args(args))):
                 tensorboard_hint()
             return
         from bert.config import parse_overrides
@@ -41,18 +41,18 @@ def main(argv=None) -> int:
         base = parse_overrides(args.overrides).get("output_dir", "outputs/finetune/grid")
         grid = cells(args.batch_sizes or BATCH_SIZES, args.learning_rates or LEARNING_RATES)
         jobs = submit_array(plan, [
-            StageJob("finetune", stage_args(args, plan) + [
+            plan.job("finetune", stage_args(args) + [
                 f"train_batch_size={batch}", f"optim.learning_rate={lr}", f"output_dir={base}/{cell_name(batch, lr)}",
-                f"run_name={plan.name}-{cell_name(batch, lr)}"], plan.profile.env) for batch, lr in grid])
+                f"run_name={plan.name}-{cell_name(batch, lr)}"]) for batch, lr in grid])
         if plan.dry_run:
             return
         if plan.cluster == "slurm":
             after = "afterany:" + ":".join(str(j.job_id) for j in jobs)
-            submit(plan, StageJob("grid-summary", ["summarize", str(base)]), tasks_per_node=1, dependency=after)
+            submit(plan, plan.job("grid-summary", ["summarize", str(base)]), tasks_per_node=1, dependency=after)
         else:
             for job in jobs:
                 job.results()
-            summary = StageJob("grid-summary", ["summarize", str(base)])
+            summary = plan.job("grid-summary", ["summarize", str(base)])
             if summary() != 0:
                 raise SubmitError("grid summary failed")
         tensorboard_hint()

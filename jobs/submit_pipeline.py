@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cluster import REPO, Plan, StageJob, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
+from cluster import REPO, Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
 
 STAGE_PREFIXES = ("data.", "pretrain.", "finetune.", "distill.")
 
@@ -59,20 +59,19 @@ def main(argv=None) -> int:
         data = ["--config", str(REPO / "configs/data.yaml"), "--input", str(Path(args.input).resolve()),
                 "--vocab", str(vocab), "--output", str(work / "data"), "--build-vocab", str(args.build_vocab),
                 *stages["data"]]
-        jobs = [("data", StageJob("prepare", data, plan.profile.env), 1)]
-        model = [f"device_target={plan.profile.device_target}"]
+        jobs = [("data", plan.job("prepare", data), 1)]
         pretrain = ["--config", str(REPO / "configs/pretrain.yaml"), f"data={work / 'data' / 'examples'}", f"vocab={vocab}",
-                    f"output_dir={work / 'pretrain'}", f"run_name={plan.name}-pretrain", *model, *stages["pretrain"]]
+                    f"output_dir={work / 'pretrain'}", f"run_name={plan.name}-pretrain", *stages["pretrain"]]
         finetune = ["--config", str(REPO / "configs/finetune_sst2.yaml"), f"init={work / 'pretrain' / 'checkpoints'}",
                     f"vocab={vocab}", f"data_dir={sst2}", f"output_dir={work / 'finetune'}",
-                    f"run_name={plan.name}-finetune", *model, *stages["finetune"]]
-        jobs += [("pretrain", StageJob("pretrain", pretrain, plan.profile.env), None),
-                 ("finetune", StageJob("finetune", finetune, plan.profile.env), None)]
+                    f"run_name={plan.name}-finetune", *stages["finetune"]]
+        jobs += [("pretrain", plan.job("pretrain", pretrain), None),
+                 ("finetune", plan.job("finetune", finetune), None)]
         if args.distill:
             distill = ["--config", str(REPO / "configs/distill_sst2.yaml"), f"teacher={work / 'finetune' / 'best'}",
                        f"init={work / 'pretrain' / 'checkpoints'}", f"vocab={vocab}", f"data_dir={sst2}",
-                       f"output_dir={work / 'distill'}", f"run_name={plan.name}-distill", *model, *stages["distill"]]
-            jobs.append(("distill", StageJob("distill", distill, plan.profile.env), None))
+                       f"output_dir={work / 'distill'}", f"run_name={plan.name}-distill", *stages["distill"]]
+            jobs.append(("distill", plan.job("distill", distill), None))
         previous = None
         for label, job, tasks in jobs:
             after = f"afterok:{previous.job_id}" if previous is not None and plan.cluster == "slurm" else None

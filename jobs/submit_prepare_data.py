@@ -7,14 +7,14 @@ stages as a Slurm job array over the shards (each task takes every N-th shard).
 import argparse
 import sys
 
-from cluster import Plan, StageJob, add_common_arguments, run_main, stage_args, submit, submit_array
+from cluster import Plan, add_common_arguments, run_main, stage_args, submit, submit_array
 
 
-def prepare_args(args, plan: Plan) -> list[str]:
+def prepare_args(args) -> list[str]:
     extra = ["--input", args.input, "--vocab", args.vocab, "--output", args.output]
     if args.build_vocab:
         extra += ["--build-vocab", str(args.build_vocab)]
-    return [a for a in stage_args(args, plan, extra) if not a.startswith("device_target=")]
+    return stage_args(args, extra)
 
 
 def main(argv=None) -> int:
@@ -30,12 +30,12 @@ def main(argv=None) -> int:
     def build():
         plan = Plan.from_args(args, "prepare")
         plan.devices_per_node = 1  # data tasks are single processes (wikiextractor and workers inside)
-        base = prepare_args(args, plan)
-        first = submit(plan, StageJob("prepare", base + ["--stages", "extract,sentences"], plan.profile.env))
+        base = prepare_args(args)
+        first = submit(plan, plan.job("prepare", base + ["--stages", "extract,sentences"]))
         if plan.cluster != "slurm" and first is not None:
             first.result()
-        tasks = [StageJob("prepare", base + ["--stages", "examples", "--shard-index", str(i),
-                                             "--num-shards", str(args.array)], plan.profile.env)
+        tasks = [plan.job("prepare", base + ["--stages", "examples", "--shard-index", str(i),
+                                             "--num-shards", str(args.array)])
                  for i in range(args.array)]
         after = f"afterok:{first.job_id}" if first is not None and plan.cluster == "slurm" else None
         for job in submit_array(plan, tasks, dependency=after):

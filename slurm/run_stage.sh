@@ -1,27 +1,9 @@
 #!/usr/bin/env bash
-# Shared body of the sbatch templates: run one stage through jobs/launch.py on every task of the
-# allocation (srun), pass SIGUSR2/SIGTERM from Slurm on to the workers (which save at the next
-# step boundary), and requeue the job when it was stopped that way. Usage (inside an allocation):
-#   slurm/run_stage.sh STAGE [stage arguments …]
+# Shared body of the sbatch templates: every task of the allocation runs jobs/launch.py — the
+# launch path of the submitit launchers too: task layout, device, signals (SIGUSR2 → save and
+# requeue, SIGTERM → save and stop), requeue after a dead worker and the restart limit all live
+# there. Usage (inside an allocation, from the repository root):
+#   slurm/run_stage.sh STAGE [stage arguments …]      MAX_RESTARTS (default 3), PYTHON (default python3)
 set -euo pipefail
 cd "${BERT_HOME:-$(dirname "$0")/..}"
-PYTHON="${PYTHON:-python3}"
-stop_requested=0
-forward() {
-  stop_requested=1
-  if [[ -n "${step_pid:-}" ]]; then kill -s "$1" "$step_pid" 2>/dev/null || true; fi
-}
-trap 'forward USR2' USR2
-trap 'forward TERM' TERM
-srun --kill-on-bad-exit=1 "$PYTHON" jobs/launch.py "$@" &
-step_pid=$!
-status=0
-while true; do  # `wait` returns early when a trapped signal arrives: wait again for srun itself
-  wait "$step_pid" && status=0 || status=$?
-  kill -0 "$step_pid" 2>/dev/null || break
-done
-if [[ "$stop_requested" == 1 && "$status" == 0 ]]; then
-  echo "stopped by a signal after saving: requeueing job ${SLURM_JOB_ID}"
-  scontrol requeue "${SLURM_JOB_ID}"
-fi
-exit "$status"
+exec srun --kill-on-bad-exit=1 "${PYTHON:-python3}" jobs/launch.py --max-restarts "${MAX_RESTARTS:-3}" "$@"

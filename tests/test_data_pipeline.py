@@ -1,5 +1,6 @@
 """The data chain on the real enwiki sample (gensim's wheel) with Google's uncased vocab:
 counts and the statistics of Google's algorithm, determinism, restart, bad input."""
+import bz2
 import hashlib
 import json
 import subprocess
@@ -239,7 +240,8 @@ def test_restart_after_kill_skips_complete_shards_and_redoes_partial_ones(tmp_pa
     (lambda d: d / "missing.xml.bz2", "does not exist"),
     (lambda d: (d / "cut.xml.bz2").write_bytes(assets.enwiki_sample().read_bytes()[:600_000]) and d / "cut.xml.bz2",
      "wikiextractor failed"),
-    (lambda d: (d / "plain.xml.bz2").write_bytes(b"<html>not bz2</html>") and d / "plain.xml.bz2", "not a bz2 file"),
+    (lambda d: (d / "plain.xml.bz2").write_bytes(b"<html>not bz2</html>") and d / "plain.xml.bz2",
+     "not a MediaWiki XML export, plain or bz2"),
     (lambda d: subprocess.run(["bash", "-c", f"echo hello | bzip2 > {d}/hello.xml.bz2"]) and d / "hello.xml.bz2",
      "not a MediaWiki XML export"),
 ])
@@ -250,6 +252,19 @@ def test_bad_dumps_fail_with_one_line_and_leave_nothing_complete(tmp_path, make,
     assert result.stderr.count("\n") == 1 and problem in result.stderr, result.stderr
     assert not (tmp_path / "out" / "extracted").exists()
     assert not list((tmp_path / "out").rglob("manifest.json"))
+
+
+def test_a_decompressed_xml_dump_is_extracted_like_the_bz2(tmp_path):
+    xml = tmp_path / "enwiki.xml"
+    xml.write_bytes(bz2.decompress(assets.enwiki_sample().read_bytes()))
+    for name, dump in (("plain", xml), ("bz2", assets.enwiki_sample())):
+        result = run_cli("bert.data.prepare", "--input", dump, "--vocab", VOCAB, "--output", tmp_path / name,
+                         "--stages", "extract,sentences")
+        assert result.returncode == 0, result.stderr
+    shards = {name: {p.name: p.read_text() for p in (tmp_path / name / "text").glob("*.txt")} for name in ("plain", "bz2")}
+    assert shards["plain"] and shards["plain"] == shards["bz2"]
+    text = "".join(shards["plain"].values())
+    assert "Anarchism is a political philosophy" in text and "[[" not in text and "&quot;" not in text
 
 
 def test_bad_text_vocab_and_parameters_fail_with_one_line(tmp_path):
@@ -263,6 +278,7 @@ def test_bad_text_vocab_and_parameters_fail_with_one_line(tmp_path):
         (["--input", text, "--vocab", vocab], "lacks the special tokens [MASK]"),
         (["--input", text, "--vocab", VOCAB, "max_predictions_per_seq=200"], "max_predictions_per_seq must be in"),
         (["--input", text, "--vocab", VOCAB, "dupe_factor=zero"], "dupe_factor must be an integer"),
+        (["--input", text, "--vocab", VOCAB, "max_seq_length=600"], "max_seq_length 600 exceeds max_position_embeddings 512"),
         (["--input", tmp_path / "nothing", "--vocab", VOCAB], "does not exist"),
     ]
     for args, problem in cases:

@@ -11,40 +11,14 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from slurm_fixture import slurm  # noqa: F401  (session fixture)
+from slurm_fixture import FINISHED, job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 
-FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 JOB_ID = re.compile(r"submitted (\S+): job (\d+)")
 
 
 def jobs_cli(script, *args, env=None, timeout=900):
     return subprocess.run([sys.executable, str(REPO / "jobs" / script), *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout, env=env or os.environ.copy())
-
-
-def job_fields(sandbox, job_id):
-    run = sandbox.client("scontrol", "show", "job", "-o", str(job_id))
-    assert run.returncode == 0, run.stderr
-    return dict(item.split("=", 1) for item in run.stdout.split() if "=" in item)
-
-
-def wait_job(sandbox, job_id, deadline_s=600, requeue_now=True):
-    """Poll until the job ends; a requeued job is started after 3 s instead of Slurm's ~120 s.
-
-    Not at once: slurmd refuses a launch whose credential is from the same second as the requeue
-    that revoked the job's old one ("Job credential revoked"), and the job then ends FAILED.
-    """
-    deadline = time.monotonic() + deadline_s
-    held_since = None
-    while (fields := job_fields(sandbox, job_id))["JobState"] not in FINISHED:
-        assert time.monotonic() < deadline, f"job {job_id} still {fields['JobState']} after {deadline_s} s"
-        if requeue_now and fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
-            held_since = held_since or time.monotonic()
-            if time.monotonic() - held_since >= 3:
-                sandbox.client("scontrol", "update", f"JobId={job_id}", "StartTime=now")
-                held_since = None
-        time.sleep(0.5)
-    return fields
 
 
 def tiny_pretrain(wiki, out, steps=6):
@@ -62,10 +36,12 @@ def slurm_env(sandbox):
 
 @pytest.mark.parametrize("profile, expected", [
     ("slurm-gpu", ["--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--requeue",
-                   "--signal=USR2@300", "--time=1440", "--exclusive", "export NCCL_DEBUG=WARN", "device_target=GPU"]),
+                   "--signal=USR2@300", "--time=1440", "--exclusive", "export NCCL_DEBUG=WARN", "--kill-on-bad-exit=1",
+                   "# device: GPU (device_target auto: gpus_per_node 8); up to 3 requeues after a worker failure"]),
     ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
                       "--signal=USR2@300", "--time=1440", "export HCCL_CONNECT_TIMEOUT=1200",
-                      "set_env.sh", "device_target=Ascend"]),
+                      "set_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
+    ("slurm-cpu", ["--nodes=2", "--ntasks-per-node=1", "--partition=debug", "# device: CPU (device_target auto: no GPU or NPU requested)"]),
 ])
 def test_dry_run_shows_what_slurm_users_expect(profile, expected, wiki_8k):
     run = jobs_cli("submit_pretrain.py", "--dry-run", "--nodes", "2", "--profile", profile, "--time", "1440",

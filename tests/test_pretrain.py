@@ -1,6 +1,7 @@
 """bert.pretrain on real data from the data stage (enwiki sample, 8k vocab, seq 64): learning,
 exact resume after kill -9 and SIGUSR2, data parallelism and accumulation that change nothing,
 checkpoint hygiene, TensorBoard, and bad input."""
+import contextlib
 import os
 import re
 import shutil
@@ -74,9 +75,9 @@ def assert_same_run(out, baseline_out, resumed_losses, baseline_losses):
 def test_resume_after_kill_matches_uninterrupted(wiki_8k, baseline, tmp_path):
     proc = start(wiki_8k, tmp_path)
     wait_for(tmp_path / "checkpoints" / "step_00000004" / "state.json", proc)
-    time.sleep(np.random.default_rng().uniform(0, 0.5))  # somewhere in steps 4–8
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(signal.SIGKILL)  # as soon as the step-4 checkpoint is seen: steps 5–8 remain
     proc.communicate()
+    assert proc.returncode == -signal.SIGKILL and not (tmp_path / "checkpoints" / f"step_{STEPS:08d}").exists()
     run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     resumed_at = int(re.search(r"resumed from .* at step (\d+)", run.stdout)[1])
@@ -181,11 +182,47 @@ def test_loss_falls_clearly_and_held_out_eval_is_logged(wiki_8k, tmp_path):
     (["optim.optimizer=sgd"], "optimizer 'sgd' is not one of adamw, lamb"),
     (["precision=fp16"], "precision fp16 needs GPU or Ascend"),
     (["data=/nonexistent/examples"], "no complete MindRecord shards in /nonexistent/examples"),
+    (["init=/nonexistent/checkpoints"], "init /nonexistent/checkpoints does not exist"),
+    (["max_seq_length=600"], "max_seq_length 600 exceeds the model's max_position_embeddings 512"),
+    (["output_dir=/etc/hostname/run"], "output_dir /etc/hostname/run/checkpoints is not writable"),
 ])
 def test_bad_input_is_one_line_and_nonzero(wiki_8k, tmp_path, extra, problem):
     run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, *extra))
     assert run.returncode == 2, run.stdout[-2000:]
     assert run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
+
+
+@contextlib.contextmanager
+def tmpfs(path, options):
+    """A small tmpfs mounted at `path` (root only: the test is skipped where mounting is refused)."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+@pytest.mark.parametrize("options, problem", [
+    ("ro,size=1m", "is not writable: Read-only file system"),
+    ("size=64k", "has 0 MiB free, a checkpoint needs ~"),
+])
+def test_an_output_dir_that_cannot_take_a_checkpoint_fails_before_training(wiki_8k, tmp_path, options, problem):
+    with tmpfs(tmp_path / "fs", options) as fs:
+        run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, f"output_dir={fs / 'run'}"))
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
+        assert "step: " not in run.stdout and not list(fs.rglob("step_*"))
+
+
+def test_a_latest_pointer_to_a_missing_step_is_named(wiki_8k, baseline, tmp_path):
+    for key in ("init", "output_dir"):  # as weights to start from, and as the run to resume
+        ckpt = tmp_path / key / "checkpoints"
+        ckpt.mkdir(parents=True)
+        (ckpt / "latest").write_text("step_00000010\n")
+        run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path / "run", f"{key}={ckpt.parent if key == 'output_dir' else ckpt}"))
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+        assert f"{ckpt / 'latest'} names step_00000010, which is missing or incomplete" in run.stderr, run.stderr
 
 
 def test_missing_columns_are_named(wiki_8k, tmp_path):

@@ -5,7 +5,8 @@ import pytest
 
 from bert.config import BertConfig
 from bert.model import BertForPreTraining
-from bert.optim import OptimConfig, WarmupPolynomialDecayLR, build_optimizer, no_decay
+from bert.optim import WarmupPolynomialDecayLR, build_optimizer, no_decay
+from bert.train.config import OptimConfig
 from bert.train.loss import PretrainingLoss
 from bert.train.step import TrainStep, make_loss_scaler
 

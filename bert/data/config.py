@@ -12,6 +12,7 @@ class DataConfig:
 
     max_seq_length: int = 128
     max_predictions_per_seq: int = 20
+    max_position_embeddings: int = 512  # the model's (512 for every Google size): no example may be longer
     masked_lm_prob: float = 0.15
     short_seq_prob: float = 0.1
     dupe_factor: int = 10
@@ -25,6 +26,9 @@ class DataConfig:
     def validate(self) -> None:
         if self.max_seq_length < 8:
             raise ConfigError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
+        if self.max_seq_length > self.max_position_embeddings:
+            raise ConfigError(f"max_seq_length {self.max_seq_length} exceeds max_position_embeddings "
+                              f"{self.max_position_embeddings}: no model could read these examples")
         if not 1 <= self.max_predictions_per_seq <= self.max_seq_length:
             raise ConfigError(f"max_predictions_per_seq must be in [1, max_seq_length={self.max_seq_length}], "
                               f"got {self.max_predictions_per_seq}")

@@ -1,4 +1,4 @@
-"""Stage `extract`: a MediaWiki `*.xml.bz2` dump in, wikiextractor 3.1.0 JSON-lines files out
+"""Stage `extract`: a MediaWiki `*.xml.bz2` (or decompressed `*.xml`) dump in, wikiextractor 3.1.0 JSON-lines files out
 (one file per ~shard_bytes of text; redirects dropped, no HTML escaping).
 
     python -m bert.data.extract --input enwiki-…-pages-articles.xml.bz2 --output DIR/extracted
@@ -20,20 +20,29 @@ class DataError(ValueError):
     """Bad input to a data stage; the message is one line naming the problem."""
 
 
-def check_dump(dump: Path) -> None:
-    """Fail early on a missing file, a non-bz2 file or something that is not a MediaWiki export."""
-    if not dump.is_file():
-        raise DataError(f"dump {dump} does not exist")
-    with open(dump, "rb") as f:
-        if f.read(3) != b"BZh":
-            raise DataError(f"dump {dump} is not a bz2 file")
+def dump_head(path: Path) -> bytes | None:
+    """The first 64 KiB of a MediaWiki export, bz2-compressed or plain XML; None for anything else."""
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        compressed = f.read(3) == b"BZh"
     try:
-        with bz2.open(dump, "rb") as f:
+        with (bz2.open(path, "rb") if compressed else open(path, "rb")) as f:
             head = f.read(1 << 16)
     except (OSError, EOFError) as exc:
-        raise DataError(f"dump {dump} is not readable bz2: {exc}") from None
-    if b"<mediawiki" not in head or b"<siteinfo>" not in head:
-        raise DataError(f"dump {dump} is not a MediaWiki XML export (no <mediawiki>/<siteinfo> header)")
+        raise DataError(f"dump {path} is not readable bz2: {exc}") from None
+    return head if b"<mediawiki" in head else None
+
+
+def check_dump(dump: Path) -> None:
+    """Fail early on a missing file or one that is not a MediaWiki export (`.xml.bz2` or `.xml`)."""
+    if not dump.is_file():
+        raise DataError(f"dump {dump} does not exist")
+    head = dump_head(dump)
+    if head is None:
+        raise DataError(f"dump {dump} is not a MediaWiki XML export, plain or bz2 (no <mediawiki> header)")
+    if b"<siteinfo>" not in head:
+        raise DataError(f"dump {dump} is not a MediaWiki XML export (no <siteinfo> header)")
 
 
 def extracted_files(directory: Path) -> list[Path]:

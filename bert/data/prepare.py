@@ -1,4 +1,4 @@
-"""The whole data chain in one command: an enwiki `*.xml.bz2` dump (or sentence-per-line text)
+"""The whole data chain in one command: an enwiki `*.xml.bz2` or `*.xml` dump (or sentence-per-line text)
 in, MindRecord MLM+NSP shards out — extract → sentences → examples, resumable and shardable.
 
     python -m bert.data.prepare --input enwiki.xml.bz2 --vocab vocab.txt --output data/wiki [key=value …]
@@ -18,7 +18,7 @@ from pathlib import Path
 from bert.config import ConfigError
 from bert.data.config import load_data_config
 from bert.data.examples import examples_stage, text_shards
-from bert.data.extract import DataError, extract, extracted_files
+from bert.data.extract import DataError, dump_head, extract, extracted_files
 from bert.data.sentences import add_shard_arguments, sentences_stage
 from bert.data.shards import MANIFEST
 from bert.data.vocab import write_vocab
@@ -28,7 +28,8 @@ STAGES = ("extract", "sentences", "examples")
 
 
 def is_dump(path: Path) -> bool:
-    return path.suffix == ".bz2"
+    """A MediaWiki export (bz2 or plain XML), whatever its name; text shards are not."""
+    return path.suffix in (".bz2", ".xml") or dump_head(path) is not None
 
 
 def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards=1, stages=STAGES,
@@ -61,7 +62,7 @@ def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bert.data.prepare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", required=True, help="*.xml.bz2 dump, or a .txt shard / folder of them")
+    parser.add_argument("--input", required=True, help="*.xml.bz2 or *.xml dump, or a .txt shard / folder of them")
     parser.add_argument("--vocab", required=True, help="Google-format vocab.txt")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--config", default="configs/data.yaml" if Path("configs/data.yaml").is_file() else None,

@@ -9,6 +9,7 @@ buffers) and `state.json` (step, data cursor, seed, the resolved config).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -48,12 +49,16 @@ class CheckpointManager:
                       if STEP_DIR.match(p.name) and (p / STATE_FILE).is_file())
 
     def latest(self) -> Path | None:
+        """The newest complete checkpoint; None for a fresh run. A `latest` that names a missing
+        step while no complete checkpoint is left is an error, not a fresh start."""
         pointer = self.directory / LATEST
-        if pointer.is_file():
-            candidate = self.directory / pointer.read_text().strip()
-            if (candidate / STATE_FILE).is_file():
-                return candidate
+        named = pointer.read_text().strip() if pointer.is_file() else None
+        if named and (self.directory / named / STATE_FILE).is_file():
+            return self.directory / named
         done = self.complete()
+        if not done and named:
+            raise CheckpointError(f"{pointer} names {named}, which is missing or incomplete, and "
+                                  f"{self.directory} holds no other complete checkpoint")
         return done[-1] if done else None  # `latest` lost or pointing at a removed folder
 
     def save(self, train_step, config: BertConfig, state: dict) -> Path:
@@ -86,7 +91,26 @@ def weights_only(path: Path) -> tuple[BertConfig, dict[str, np.ndarray]]:
     return BertConfig.from_file(path / CONFIG_FILE), load_state(path / WEIGHTS_FILE)
 
 
-def resolve_init(path: Path) -> Path:
-    """A checkpoints/ folder means its newest complete checkpoint; anything else is used as is."""
+def resolve_init(path: Path, key: str = "init") -> Path:
+    """A checkpoints/ folder means its newest complete checkpoint; anything else is used as is.
+    A path that does not exist (nor as a TF checkpoint prefix) is a CheckpointError naming `key`."""
+    if not path.exists() and not Path(f"{path}.index").is_file():
+        raise CheckpointError(f"{key} {path} does not exist")
     latest = CheckpointManager(path).latest() if path.is_dir() else None
     return latest or path
+
+
+def check_writable(directory: Path, needed_bytes: int = 0) -> None:
+    """Fail now, not at the first save, when `directory` cannot take a checkpoint: created if
+    missing, a probe file written and removed, and `needed_bytes` free."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-probe{os.getpid()}"
+        probe.write_bytes(b"\0" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        raise CheckpointError(f"output_dir {directory} is not writable: {exc.strerror or exc}") from None
+    free = shutil.disk_usage(directory).free
+    if free < needed_bytes:
+        raise CheckpointError(f"output_dir {directory} has {free / 2**20:.0f} MiB free, a checkpoint needs "
+                              f"~{needed_bytes / 2**20:.0f} MiB")

@@ -54,9 +54,11 @@ class ClassifierTask:
         import mindspore as ms
 
         from bert.train import distributed
-        from bert.train.checkpointing import CheckpointManager, weights_only
+        from bert.train.checkpointing import CheckpointManager, check_writable, resolve_init, weights_only
 
         bert_config = cfg.bert_config()
+        if cfg.init:
+            resolve_init(Path(cfg.init))  # a missing init is named as such, not blamed on the vocab
         vocab = find_vocab(cfg)
         tokenizer = Tokenizer(vocab)
         if tokenizer.vocab_size != bert_config.vocab_size:
@@ -67,10 +69,11 @@ class ClassifierTask:
         test = load_split(data_dir, "test", tokenizer, cfg.max_length) if (data_dir / "test.tsv").is_file() else None
         output = Path(cfg.output_dir)
         checkpoints = CheckpointManager(output / "checkpoints", cfg.keep_checkpoints)
+        check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())
         latest = checkpoints.latest()
         if latest is not None:
             check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
-        rank, world = distributed.setup(cfg.device_target)
+        rank, world = distributed.setup(cfg.device_target, cfg.precision)
         if not cfg.jit:
             ms.set_context(mode=ms.PYNATIVE_MODE)
         ms.set_seed(cfg.seed)

@@ -6,10 +6,36 @@ import dataclasses
 from pathlib import Path
 
 from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrides, read_mapping
-from bert.optim import OptimConfig
+from bert.device import CHOICES as DEVICES
 
-DEVICES = ("CPU", "GPU", "Ascend")
 PRECISIONS = ("fp32", "fp16", "bf16")
+OPTIMIZERS = ("adamw", "lamb")
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    """Google's BERT recipe: AdamW (no bias correction), lr 1e-4, 10k warmup, linear decay to 0."""
+
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-4
+    end_learning_rate: float = 0.0
+    warmup_steps: int = 10000
+    power: float = 1.0
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-6
+    grad_clip_norm: float = 1.0  # global norm; 0 switches clipping off
+
+    def validate(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.learning_rate <= 0 or self.end_learning_rate < 0 or self.end_learning_rate > self.learning_rate:
+            raise ConfigError("learning_rate must be positive and end_learning_rate in [0, learning_rate]")
+        if self.warmup_steps < 0 or self.weight_decay < 0 or self.grad_clip_norm < 0:
+            raise ConfigError("warmup_steps, weight_decay and grad_clip_norm must be >= 0")
+        if not (0 < self.beta1 < 1 and 0 < self.beta2 < 1 and self.eps > 0):
+            raise ConfigError("beta1/beta2 must be in (0, 1) and eps positive")
 
 
 @dataclasses.dataclass
@@ -23,7 +49,7 @@ class PretrainConfig:
     log_dir: str = "logs"  # TensorBoard: <log_dir>/<run_name>/tb
     run_name: str | None = None  # default: the output folder's name
     init: str | None = None  # weights only, fresh schedule (phase 2 from phase 1; imported Google/HF)
-    device_target: str = "CPU"
+    device_target: str = "auto"  # auto (what the task sees: NPU, else GPU, else CPU) | CPU | GPU | Ascend
     jit: bool = True  # graph mode for the train step; false = PyNative, for debugging
     precision: str = "fp32"  # fp16/bf16: mindspore.amp mixed precision (Ascend/GPU)
     loss_scale: str = "dynamic"  # dynamic | static
@@ -58,7 +84,10 @@ class PretrainConfig:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
         if getattr(self, "total_steps", 0) < 0 or self.eval_steps < 0:
             raise ConfigError("total_steps and eval_steps must be >= 0")
-        self.bert_config()
+        positions = self.bert_config().max_position_embeddings
+        key = "max_seq_length" if hasattr(self, "max_seq_length") else "max_length"
+        if getattr(self, key) > positions:
+            raise ConfigError(f"{key} {getattr(self, key)} exceeds the model's max_position_embeddings {positions}")
 
     def bert_config(self) -> BertConfig:
         """model_config file, then the `model` fields; a `vocab` file sets vocab_size to its length."""
@@ -100,7 +129,7 @@ class FinetuneConfig:
     log_dir: str = "logs"
     run_name: str | None = None
     num_labels: int = 2
-    device_target: str = "CPU"
+    device_target: str = "auto"
     jit: bool = True
     precision: str = "fp32"  # fp16/bf16 on GPU/Ascend (seed's --amp)
     loss_scale: str = "dynamic"

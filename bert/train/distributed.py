@@ -13,12 +13,20 @@ def launched_distributed() -> bool:
     return int(os.environ.get("MS_WORKER_NUM", "1")) > 1 or os.environ.get("MS_ROLE") == "MS_WORKER"
 
 
-def setup(device_target: str) -> tuple[int, int]:
-    """Select the device and join the group if launched as several workers → (rank, world)."""
-    if device_target == "CPU":
-        ms.set_device(device_target)
+def setup(device_target: str, precision: str = "fp32") -> tuple[int, int]:
+    """Select the device (bert.device: `auto` follows what this process sees) and join the group
+    if launched as several workers → (rank, world). Bad device → DeviceError before any work."""
+    from bert.device import DeviceError, device_index, resolve
+
+    device, why = resolve(device_target)
+    if precision != "fp32" and device == "CPU":
+        raise DeviceError(f"precision {precision} needs GPU or Ascend, and device_target {device_target} "
+                          f"is CPU here ({why}); use precision=fp32")
+    if device == "CPU":
+        ms.set_device(device)
     else:  # one process per accelerator: the launcher (msrun or jobs/launch.py) exports DEVICE_ID
-        ms.set_device(device_target, int(os.environ.get("DEVICE_ID", "0")))
+        ms.set_device(device, device_index(device, int(os.environ.get("DEVICE_ID", "0"))))
+    print(f"device: {device} ({why})", flush=True)
     if not launched_distributed():
         return 0, 1
     from mindspore.communication import get_group_size, get_rank, init

@@ -1,0 +1,250 @@
+"""The one launch path (jobs/launch.py) through both doors — the sbatch templates and the submitit
+launchers — on the two-node Slurm sandbox: the same process group and the same losses, scancel
+obeyed, a killed worker survived by requeue, a worker that keeps dying stopped at the restart
+limit, the data array's bytes; and, without a cluster, the layout read from Slurm's variables."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from conftest import REPO, run_module
+from slurm_fixture import job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
+
+sys.path.insert(0, str(REPO / "jobs"))
+
+STEPS = 12
+STEP_LINE = re.compile(r"^step: (\d+)/\d+, .*?loss: ([\d.]+), masked_lm_loss: ([\d.]+), next_sentence_loss: ([\d.]+)",
+                       re.M)
+
+
+def pretrain_args(wiki, out, *extra):
+    """Two ranks × 4 = 8 per step, dropout off (bit-exact resume), a checkpoint every 4 steps."""
+    return [f"data={wiki['examples']}", f"vocab={wiki['vocab']}", "model.name=L2-H128", "model.hidden_dropout_prob=0",
+            "model.attention_probs_dropout_prob=0", "max_seq_length=64", "max_predictions_per_seq=10",
+            f"total_steps={STEPS}", "save_steps=4", "log_interval=1", "train_batch_size=4", "optim.learning_rate=5e-4",
+            "optim.warmup_steps=2", f"output_dir={out}", f"log_dir={out}/logs", *extra]
+
+
+def losses(text):
+    return {int(m[1]): tuple(map(float, m.groups()[1:])) for m in STEP_LINE.finditer(text)}
+
+
+class Job:
+    """One job submitted through a door; `log()` is the text of all its tasks and restarts."""
+
+    def __init__(self, sandbox, door, job_id, logs):
+        self.sandbox, self.door, self.id, self.logs = sandbox, door, job_id, logs
+
+    def log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.logs()))
+
+    def fields(self) -> dict:
+        return job_fields(self.sandbox, self.id)
+
+    def worker_pid(self, rank: int, launch_count: int = 1) -> int | None:
+        """The pid of `rank`'s worker in the job's `launch_count`-th start, once it is logged."""
+        found = re.findall(rf"^launch: pretrain task {rank}/\d+ on \S+, job {self.id}[^:]*: worker pid (\d+)$",
+                           self.log(), re.M)
+        return int(found[launch_count - 1]) if len(found) >= launch_count else None
+
+
+def submit(sandbox, door, name, args, nodes=2, env=None):
+    """`sbatch slurm/pretrain.sbatch args…` or `python jobs/submit_pretrain.py args…`."""
+    env = {**os.environ, **sandbox.env, "PYTHON": sys.executable, **(env or {})}
+    if door == "sbatch":
+        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--nodes={nodes}", f"--job-name={name}",
+                              "slurm/pretrain.sbatch", *map(str, args)], cwd=REPO, env=env, capture_output=True,
+                             text=True)
+        assert run.returncode == 0, run.stderr
+        job_id = run.stdout.strip().split(";")[0]
+        return Job(sandbox, door, job_id, lambda: [REPO / "logs" / f"{name}-{job_id}.out"])
+    run = subprocess.run([sys.executable, "jobs/submit_pretrain.py", "--nodes", str(nodes), "--name", name,
+                          *map(str, args)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    job_id = re.search(r"submitted \S+: job (\d+)", run.stdout)[1]
+    folder = REPO / "logs" / name / "submitit"
+    return Job(sandbox, door, job_id, lambda: folder.glob(f"{job_id}_*_log.out"))
+
+
+def until(job, predicate, deadline_s=300):
+    """Poll `predicate()` while the job lives; a requeued job is released after 3 s, as wait_job does."""
+    deadline, held_since = time.monotonic() + deadline_s, None
+    while not (value := predicate()):
+        fields = job.fields()
+        assert fields["JobState"] in ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING"), (
+            fields["JobState"], job.log()[-3000:])
+        assert time.monotonic() < deadline, job.log()[-3000:]
+        if fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
+            held_since = held_since or time.monotonic()
+            if time.monotonic() - held_since >= 3:
+                job.sandbox.client("scontrol", "update", f"JobId={job.id}", "StartTime=now")
+                held_since = None
+        time.sleep(0.05)
+    return value
+
+
+def final_weights(out):
+    return load_file(str(out / "checkpoints" / f"step_{STEPS:08d}" / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(slurm, wiki_8k, tmp_path_factory):
+    """2-node pretraining through both doors at once, and one process with the same global batch."""
+    base = tmp_path_factory.mktemp("uninterrupted")
+    jobs = {door: submit(slurm, door, f"t-whole-{door}-{os.getpid()}", pretrain_args(wiki_8k, base / door))
+            for door in ("sbatch", "submitit")}
+    one = run_module("bert.pretrain", "--config", REPO / "configs" / "pretrain.yaml",
+                     *pretrain_args(wiki_8k, base / "one", "train_batch_size=8"))
+    assert one.returncode == 0, one.stderr[-3000:]
+    for job in jobs.values():
+        fields = wait_job(slurm, job.id)
+        assert fields["JobState"] == "COMPLETED", job.log()[-3000:]
+        assert fields["NumNodes"] == "2" and fields["NodeList"] == "node[1-2]"
+    return {"jobs": jobs, "out": base, "one": losses(one.stdout)}
+
+
+# ---------------------------------------------------------------- on the Slurm sandbox
+
+
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninterrupted, door):
+    job = uninterrupted["jobs"][door]
+    log = job.log()
+    assert re.search(r"^launch: pretrain task 0/2 on node1, job \d+: worker pid \d+$", log, re.M), log[-3000:]
+    assert re.search(r"^launch: pretrain task 1/2 on node2, job \d+: worker pid \d+$", log, re.M), log[-3000:]
+    assert "device: CPU (auto: no GPU or NPU visible)" in log
+    assert "2 worker(s) × 4 × 1 = 8 per step" in log
+    found = losses(log)
+    assert sorted(found) == list(range(1, STEPS + 1))
+    for step, values in found.items():  # MindSpore's all-reduce vs one process on the global batch
+        assert np.allclose(values, uninterrupted["one"][step], atol=1e-5, rtol=0), (step, values)
+    other = losses(uninterrupted["jobs"]["submitit" if door == "sbatch" else "sbatch"].log())
+    assert found == other  # the two doors: the same job, bit for bit
+    ours, ref = final_weights(uninterrupted["out"] / door), final_weights(uninterrupted["out"] / "one")
+    assert max(np.abs(ours[k] - ref[k]).max() for k in ref) < 1e-5
+
+
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_losses(slurm, wiki_8k, uninterrupted,
+                                                                                    door, tmp_path):
+    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path))
+    pid = until(job, lambda: job.worker_pid(rank=1))
+    until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
+    os.kill(pid, signal.SIGKILL)  # rank 1's worker dies, as with a crash or an OOM kill
+    killed = time.monotonic()
+    assert not (tmp_path / "checkpoints" / f"step_{STEPS:08d}").exists()  # work remained
+    until(job, lambda: job.fields()["JobState"] == "PENDING", deadline_s=120)
+    left_after = time.monotonic() - killed
+    print(f"{door}: the job left its allocation {left_after:.1f} s after the kill")
+    assert left_after < 60
+    fields = wait_job(slurm, job.id)
+    log = job.log()
+    assert fields["JobState"] == "COMPLETED" and int(fields["Restarts"]) == 1, log[-3000:]
+    assert re.search(r"^launch: rank 1's worker killed by SIGKILL \(checkpoint at step \d+\); restart 1 of at "
+                     rf"most 3: requeueing job {job.id}$", log, re.M), log[-3000:]
+    assert re.search(r"restart 1 of at most 3 after rank 1's worker killed by SIGKILL: worker pid", log), log[-3000:]
+    resumed = int(re.search(r"resumed from .* at step (\d+)", log)[1])
+    assert 4 <= resumed < STEPS
+    reference = losses(uninterrupted["jobs"][door].log())
+    after = {step: values for step, values in losses(log).items() if step > resumed}
+    assert sorted(after) == list(range(resumed + 1, STEPS + 1))
+    assert after == {step: reference[step] for step in after}
+    ours, ref = final_weights(tmp_path), final_weights(uninterrupted["out"] / door)
+    for name in ref:
+        np.testing.assert_array_equal(ours[name], ref[name], err_msg=name)
+
+
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_scancel_saves_and_ends_cancelled_without_a_requeue(slurm, wiki_8k, door, tmp_path):
+    job = submit(slurm, door, f"t-cancel-{door}-{os.getpid()}",
+                 pretrain_args(wiki_8k, tmp_path, "total_steps=400", "train_batch_size=8"), nodes=1)
+    until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
+    assert slurm.client("scancel", job.id).returncode == 0
+    fields = wait_job(slurm, job.id, requeue_now=False)
+    log = job.log()
+    assert fields["JobState"] == "CANCELLED" and fields["Restarts"] == "0", (fields, log[-3000:])
+    saved = int(re.search(r"^received SIGTERM: saved step (\d+)", log, re.M)[1])
+    assert 4 <= saved < 400 and (tmp_path / "checkpoints" / f"step_{saved:08d}" / "state.json").is_file()
+    assert "launch: stopped by SIGTERM (scancel or the end of the job): not requeueing" in log
+    assert "requeueing job" not in log
+
+
+def test_a_worker_that_keeps_dying_stops_at_the_restart_limit(slurm, wiki_8k, tmp_path):
+    args = pretrain_args(wiki_8k, tmp_path, "total_steps=400", "save_steps=100", "train_batch_size=8")
+    job = submit(slurm, "sbatch", f"t-limit-{os.getpid()}", args, nodes=1, env={"MAX_RESTARTS": "1"})
+    pid = until(job, lambda: job.worker_pid(rank=0))
+    until(job, lambda: (tmp_path / "checkpoints" / "step_00000100" / "state.json").is_file())
+    os.kill(pid, signal.SIGKILL)
+    pid = until(job, lambda: job.worker_pid(rank=0, launch_count=2))  # the requeued run
+    until(job, lambda: "resumed from" in job.log())  # killed again before its first step
+    os.kill(pid, signal.SIGKILL)
+    fields = wait_job(slurm, job.id, requeue_now=False)
+    log = job.log()
+    assert fields["JobState"] == "FAILED" and fields["Restarts"] == "1", (fields, log[-3000:])
+    assert re.search(rf"^launch: error: the workers of job {job.id} failed 2 times \(rank 0 killed by SIGKILL; "
+                     r"rank 0 killed by SIGKILL\), resuming from step 100 every time; max_restarts=1 reached, "
+                     r"not requeueing$", log, re.M), log[-3000:]
+
+
+def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, tmp_path):
+    """The template's own two commands: extraction as one task, then the examples as an array."""
+    from bert import assets
+
+    env = {**os.environ, **slurm.env, "PYTHON": sys.executable}
+    common = ["--vocab", wiki_8k["vocab"], "--output", tmp_path, "shard_bytes=600000", "max_seq_length=64",
+              "max_predictions_per_seq=10", "dupe_factor=1"]
+
+    def sbatch(*args, stages):
+        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--export=ALL,STAGES={stages}", *map(str, args)],
+                             cwd=REPO, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip().split(";")[0]
+
+    first = sbatch("--array=0", "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common,
+                   stages="extract,sentences")
+    array = sbatch(f"--dependency=afterok:{first}", "--kill-on-invalid-dep=yes", "--array=0-1",
+                   "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common, stages="examples")
+    for job_id in (first, f"{array}_0", f"{array}_1"):
+        assert wait_job(slurm, job_id)["JobState"] == "COMPLETED", job_id
+    ours = {p.name: p.read_bytes() for p in (tmp_path / "examples").glob("*.mindrecord*")}
+    one = {p.name: p.read_bytes() for p in wiki_8k["examples"].glob("*.mindrecord*")}
+    assert len(ours) >= 2 and ours == one
+    assert (tmp_path / "examples" / "manifest.json").is_file()
+
+
+# ---------------------------------------------------------------- without a cluster
+
+
+def test_layout_comes_from_slurm_variables_when_submitit_is_absent(monkeypatch):
+    from launch import Layout
+
+    for key in [k for k in os.environ if k.startswith(("SLURM_", "SUBMITIT_"))]:
+        monkeypatch.delenv(key)
+    assert Layout.here().world == 1 and Layout.here().scheduler == "none"
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu-a[07-08],gpu-b3")
+    for key, value in {"PROCID": "9", "NTASKS": "24", "LOCALID": "1", "NODEID": "1", "JOB_NUM_NODES": "3"}.items():
+        monkeypatch.setenv(f"SLURM_{key}", value)
+    assert Layout.here() == Layout(rank=9, world=24, local_rank=1, first_host="gpu-a07", job_id="4242",
+                                   scheduler="slurm")
+
+
+def test_workers_get_mindspores_group_variables_and_quiet_logs(monkeypatch):
+    from launch import Layout, worker_env
+
+    monkeypatch.delenv("GLOG_v", raising=False)
+    env = worker_env(Layout(rank=1, world=2, local_rank=1, first_host="no-such-node", job_id="77"), "MS_WORKER")
+    assert {k: env[k] for k in ("MS_ROLE", "MS_NODE_ID", "MS_WORKER_NUM", "MS_SCHED_HOST", "DEVICE_ID",
+                                "MS_NODE_TIMEOUT", "GLOG_v")} == {
+        "MS_ROLE": "MS_WORKER", "MS_NODE_ID": "1", "MS_WORKER_NUM": "2", "MS_SCHED_HOST": "127.0.0.1",
+        "DEVICE_ID": "1", "MS_NODE_TIMEOUT": "30", "GLOG_v": "3"}
+    monkeypatch.setenv("GLOG_v", "2")  # asked for: MindSpore's warnings back in the job log
+    alone = worker_env(Layout(), None)
+    assert alone["GLOG_v"] == "2" and "MS_ROLE" not in alone
