@@ -5,7 +5,7 @@
 
 A run whose output_dir already holds a checkpoint resumes from it (weights, optimizer moments,
 step, LR schedule, loss scale, data cursor). SIGUSR2/SIGTERM: save at the next step boundary and
-exit 0, ready to be requeued.
+exit 0 (whether the job is then requeued is the launcher's call: jobs/launch.py).
 """
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def train(cfg: PretrainConfig, stop) -> int:
     if stopping:
         if rank == 0:
             who = stop.signal_name or "a stop request on another rank"
-            print(f"received {who}: saved step {global_step} to {checkpoints.latest()}, exiting to be requeued",
+            print(f"received {who}: saved step {global_step} to {checkpoints.latest()}, exiting",
                   flush=True)
         logger.close()
         return 0

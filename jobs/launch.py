@@ -15,7 +15,8 @@ sees, bert/device.py), DEVICE_ID the task's local rank.
 Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`, every task):
 - SIGUSR2 (time limit near, or preemption): the workers save at the next step boundary and exit 0;
   rank 0 requeues the job, which resumes from checkpoints/latest.
-- SIGTERM without a SIGUSR2 before it (scancel): the workers save and exit; never requeued.
+- SIGTERM without a SIGUSR2 (scancel): the workers save and exit; never requeued by us (a preemption
+  that sends only SIGTERM is requeued by Slurm itself, PreemptMode=REQUEUE).
 - A worker that dies (killed, crashed; when a whole node dies the other ranks' workers fail
   within MS_NODE_TIMEOUT): the first task to see it requeues the job, at most --max-restarts
   times per job (counted in logs/restarts/<job id>.json); after that the job fails with one line
@@ -92,7 +93,10 @@ def scheduler_port(job_id: str) -> int:
 
 def worker_env(layout: Layout, role: str | None) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    env.setdefault("GLOG_v", "3")  # MindSpore's own INFO/WARNING lines stay out of job logs unless asked for
+    # MindSpore's own INFO/WARNING lines stay out of job logs unless asked for; glog's minloglevel
+    # also drops the INFO lines its C++ side flushes at exit whatever GLOG_v says.
+    env.setdefault("GLOG_v", "3")
+    env.setdefault("GLOG_minloglevel", str(max(0, int(env["GLOG_v"]) - 1)))
     env["DEVICE_ID"] = str(layout.local_rank)
     if role is not None:
         env.update(MS_ROLE=role, MS_WORKER_NUM=str(layout.world), MS_NODE_ID=str(layout.rank),
@@ -179,7 +183,7 @@ class Launch:
         return self._after(code, layout)
 
     def _on_signal(self, signum: int, _frame) -> None:
-        if self.stop_signal is None:
+        if self.stop_signal is None or signum == signal.SIGUSR2:  # TERM then USR2: submitit's preemption
             self.stop_signal = signum
         for process in self.processes:
             if process.poll() is None:

@@ -86,24 +86,6 @@ def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_
 # ---------------------------------------------------------------- on the Slurm sandbox
 
 
-def test_submit_pretrain_on_two_nodes(slurm, wiki_8k, tmp_path):
-    name = f"t-pre2-{os.getpid()}"
-    run = jobs_cli("submit_pretrain.py", "--nodes", "2", "--name", name, *tiny_pretrain(wiki_8k, tmp_path),
-                   env=slurm_env(slurm))
-    assert run.returncode == 0, run.stderr
-    assert "tensorboard --logdir logs" in run.stdout
-    job_id = JOB_ID.search(run.stdout)[2]
-    fields = wait_job(slurm, job_id)
-    folder = REPO / "logs" / name / "submitit"
-    logs = [(folder / f"{job_id}_{t}_log.out").read_text() for t in (0, 1)]
-    assert fields["JobState"] == "COMPLETED", (fields, logs, (folder / f"{job_id}_0_log.err").read_text()[-3000:])
-    assert fields["NumNodes"] == "2"
-    assert "launch: pretrain task 0/2 on node1" in logs[0] and "launch: pretrain task 1/2 on node2" in logs[1]
-    assert "2 worker(s) × 8 × 1 = 16 per step" in logs[0]
-    assert (tmp_path / "checkpoints" / "step_00000006" / "state.json").is_file()
-    assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
-
-
 def sbatch_to_completion(sandbox, template, *args):
     """`sbatch slurm/<template>.sbatch args…` from the repository root → its log, once the job
     completed and printed the seed's accuracy line."""
@@ -139,37 +121,6 @@ def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):
                    env=slurm_env(slurm))
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert "submission failed" in run.stderr and "partition" in run.stderr.lower()
-
-
-def test_interrupted_job_requeues_and_ends_at_exactly_the_planned_step(slurm, wiki_8k, tmp_path):
-    sys.path.insert(0, str(REPO / "jobs"))
-    os.environ.update(slurm.env)
-    from cluster import Plan, Profile, StageJob, submit
-
-    steps = 40
-    args = ["--config", str(REPO / "configs" / "pretrain.yaml"), *tiny_pretrain(wiki_8k, tmp_path, steps)]
-    plan = Plan("slurm", Profile(partition="debug", time_min=30, env={"GLOG_v": "3"}), 1, 1,
-                f"t-requeue-{os.getpid()}", REPO / "logs" / f"t-requeue-{os.getpid()}" / "submitit", False)
-    job = submit(plan, StageJob("pretrain", args, plan.profile.env))
-    deadline = time.monotonic() + 300
-    while not (tmp_path / "checkpoints" / "step_00000004" / "state.json").exists():
-        assert time.monotonic() < deadline and job_fields(slurm, job.job_id)["JobState"] not in FINISHED
-        time.sleep(0.2)
-    job._interrupt()  # what submitit does on a timeout/preemption signal: USR2 to the job
-    fields = wait_job(slurm, job.job_id)
-    out = Path(job.paths.stdout).read_text()
-    assert fields["JobState"] == "COMPLETED", out[-3000:]
-    assert int(fields["Restarts"]) >= 1
-    resumed = int(re.search(r"resumed from .* at step (\d+)", out)[1])
-    assert 4 <= resumed < steps
-    assert (tmp_path / "checkpoints" / f"step_{steps:08d}" / "state.json").is_file()
-    assert not (tmp_path / "checkpoints" / f"step_{steps + 2:08d}").exists()
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
-    events.Reload()
-    logged = [e.step for e in events.Scalars("train/loss")]
-    assert logged == list(range(1, steps + 1))  # continued after the requeue, not restarted
 
 
 def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):

@@ -43,7 +43,7 @@ class Job:
         self.sandbox, self.door, self.id, self.logs = sandbox, door, job_id, logs
 
     def log(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.logs()))
+        return "".join(p.read_text(errors="replace") for p in sorted(self.logs()) if p.is_file())
 
     def fields(self) -> dict:
         return job_fields(self.sandbox, self.id)
@@ -121,6 +121,7 @@ def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninte
     assert re.search(r"^launch: pretrain task 1/2 on node2, job \d+: worker pid \d+$", log, re.M), log[-3000:]
     assert "device: CPU (auto: no GPU or NPU visible)" in log
     assert "2 worker(s) × 4 × 1 = 8 per step" in log
+    assert "[INFO]" not in log and "[WARNING]" not in log  # MindSpore's own logging stays out
     found = losses(log)
     assert sorted(found) == list(range(1, STEPS + 1))
     for step, values in found.items():  # MindSpore's all-reduce vs one process on the global batch
@@ -131,10 +132,13 @@ def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninte
     assert max(np.abs(ours[k] - ref[k]).max() for k in ref) < 1e-5
 
 
-@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+@pytest.mark.parametrize("door, node_timeout", [("sbatch", None), ("submitit", 10)])
 def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_losses(slurm, wiki_8k, uninterrupted,
-                                                                                    door, tmp_path):
-    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path))
+                                                                                    door, node_timeout, tmp_path):
+    """The other rank is stuck in its all-reduce until MindSpore's heartbeat timeout (MS_NODE_TIMEOUT,
+    30 s by default; 10 s on the submitit door here) or Slurm's KillWait (30 s) ends it."""
+    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path),
+                 env={"MS_NODE_TIMEOUT": str(node_timeout)} if node_timeout else None)
     pid = until(job, lambda: job.worker_pid(rank=1))
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
     os.kill(pid, signal.SIGKILL)  # rank 1's worker dies, as with a crash or an OOM kill
@@ -143,7 +147,7 @@ def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_loss
     until(job, lambda: job.fields()["JobState"] == "PENDING", deadline_s=120)
     left_after = time.monotonic() - killed
     print(f"{door}: the job left its allocation {left_after:.1f} s after the kill")
-    assert left_after < 60
+    assert left_after < (node_timeout or 30) + 20
     fields = wait_job(slurm, job.id)
     log = job.log()
     assert fields["JobState"] == "COMPLETED" and int(fields["Restarts"]) == 1, log[-3000:]
@@ -155,10 +159,40 @@ def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_loss
     reference = losses(uninterrupted["jobs"][door].log())
     after = {step: values for step, values in losses(log).items() if step > resumed}
     assert sorted(after) == list(range(resumed + 1, STEPS + 1))
-    assert after == {step: reference[step] for step in after}
+    # The parameters are bit-identical (below). A resumed process's CPU reduction of a logged metric
+    # can differ from the uninterrupted one by a few ulp, which flips the 6th printed decimal of
+    # about one value in 24 (measured; the update itself does not depend on that sum).
+    flips = [(step, ours_, theirs) for step in after for ours_, theirs in zip(after[step], reference[step])
+             if ours_ != theirs]
+    print(f"{door}: {len(flips)} of {3 * len(after)} logged losses differ in the last printed digit: {flips}")
+    assert all(abs(a - b) <= 1.01e-6 for _, a, b in flips)
     ours, ref = final_weights(tmp_path), final_weights(uninterrupted["out"] / door)
     for name in ref:
         np.testing.assert_array_equal(ours[name], ref[name], err_msg=name)
+
+
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_the_time_limit_signal_saves_requeues_and_ends_at_exactly_the_planned_step(slurm, wiki_8k, door, tmp_path):
+    steps = 40
+    job = submit(slurm, door, f"t-usr2-{door}-{os.getpid()}",
+                 pretrain_args(wiki_8k, tmp_path, f"total_steps={steps}", "train_batch_size=8"), nodes=1)
+    until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
+    # what `#SBATCH --signal=USR2@120` sends to every task 120 s before the time limit
+    assert slurm.client("scancel", "--signal=USR2", job.id).returncode == 0
+    fields = wait_job(slurm, job.id)
+    log = job.log()
+    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "1", (fields, log[-3000:])
+    saved = int(re.search(r"^received SIGUSR2: saved step (\d+)", log, re.M)[1])
+    assert re.search(r"^launch: stopped by SIGUSR2 \(time limit or preemption\) after saving: requeueing job "
+                     rf"{job.id}$", log, re.M), log[-3000:]
+    assert f"resumed from {tmp_path / 'checkpoints' / f'step_{saved:08d}'} at step {saved}" in log
+    assert 4 <= saved < steps and (tmp_path / "checkpoints" / f"step_{steps:08d}" / "state.json").is_file()
+    assert not list((tmp_path / "checkpoints").glob(f"step_{steps + 1:08d}*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, steps + 1))  # continued, not restarted
 
 
 @pytest.mark.parametrize("door", ["sbatch", "submitit"])
@@ -202,8 +236,8 @@ def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, tmp_pa
               "max_predictions_per_seq=10", "dupe_factor=1"]
 
     def sbatch(*args, stages):
-        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--export=ALL,STAGES={stages}", *map(str, args)],
-                             cwd=REPO, env=env, capture_output=True, text=True)
+        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", *map(str, args)], cwd=REPO,
+                             env={**env, "STAGES": stages}, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         return run.stdout.strip().split(";")[0]
 
@@ -240,11 +274,13 @@ def test_workers_get_mindspores_group_variables_and_quiet_logs(monkeypatch):
     from launch import Layout, worker_env
 
     monkeypatch.delenv("GLOG_v", raising=False)
+    monkeypatch.delenv("GLOG_minloglevel", raising=False)
     env = worker_env(Layout(rank=1, world=2, local_rank=1, first_host="no-such-node", job_id="77"), "MS_WORKER")
     assert {k: env[k] for k in ("MS_ROLE", "MS_NODE_ID", "MS_WORKER_NUM", "MS_SCHED_HOST", "DEVICE_ID",
                                 "MS_NODE_TIMEOUT", "GLOG_v")} == {
         "MS_ROLE": "MS_WORKER", "MS_NODE_ID": "1", "MS_WORKER_NUM": "2", "MS_SCHED_HOST": "127.0.0.1",
         "DEVICE_ID": "1", "MS_NODE_TIMEOUT": "30", "GLOG_v": "3"}
+    assert env["GLOG_minloglevel"] == "2"
     monkeypatch.setenv("GLOG_v", "2")  # asked for: MindSpore's warnings back in the job log
     alone = worker_env(Layout(), None)
-    assert alone["GLOG_v"] == "2" and "MS_ROLE" not in alone
+    assert alone["GLOG_v"] == "2" and alone["GLOG_minloglevel"] == "1" and "MS_ROLE" not in alone

@@ -191,7 +191,7 @@ def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_in
     if stopping:
         if rank == 0:
             who = stop.signal_name or "a stop request on another rank"
-            print(f"received {who}: saved step {global_step}, exiting to be requeued", flush=True)
+            print(f"received {who}: saved step {global_step}, exiting", flush=True)
         return 0
     if rank == 0:
         write_results(task, model, best, history, extra_results or {})
