@@ -156,7 +156,7 @@ class Launch:
             raise ValueError(f"--max-restarts must be >= 0, got {max_restarts}")
         self.stage, self.args, self.max_restarts = stage, list(args), max_restarts
         self.processes: list[subprocess.Popen] = []
-        self.stop_signal: int | None = None  # the first stop signal received
+        self.stop_signal: int | None = None  # SIGUSR2 if one came (requeue), else SIGTERM (stop), else None
         self.requeued = False
 
     def command(self) -> list[str]:

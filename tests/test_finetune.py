@@ -118,3 +118,13 @@ def test_checkpoint_of_another_size_names_the_mismatch(sst2, tmp_path):
     run = run_module("bert.finetune", *args_for(sst2, tmp_path, f"init={assets.minilm_dir()}"))
     assert run.returncode == 2
     assert "hidden_size 384 != 128" in run.stderr and "num_hidden_layers 6 != 2" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("extra, problem", [
+    (["init=/no/such/checkpoints", "vocab=null"], "init /no/such/checkpoints does not exist"),  # not the vocab's fault
+    (["max_length=512", "model.max_position_embeddings=256"], "max_length 512 exceeds the model's max_position_embeddings 256"),
+])
+def test_bad_init_and_lengths_are_named_before_any_work(sst2, tmp_path, extra, problem):
+    run = run_module("bert.finetune", *args_for(sst2, tmp_path / "out", *extra))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
+    assert not (tmp_path / "out").exists()

@@ -70,7 +70,7 @@ def submit(sandbox, door, name, args, nodes=2, env=None):
     assert run.returncode == 0, run.stderr
     job_id = re.search(r"submitted \S+: job (\d+)", run.stdout)[1]
     folder = REPO / "logs" / name / "submitit"
-    return Job(sandbox, door, job_id, lambda: folder.glob(f"{job_id}_*_log.out"))
+    return Job(sandbox, door, job_id, lambda: folder.glob(f"{job_id}_*_log.*"))
 
 
 def until(job, predicate, deadline_s=300):
@@ -210,9 +210,16 @@ def test_scancel_saves_and_ends_cancelled_without_a_requeue(slurm, wiki_8k, door
     assert "requeueing job" not in log
 
 
-def test_a_worker_that_keeps_dying_stops_at_the_restart_limit(slurm, wiki_8k, tmp_path):
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_a_worker_that_keeps_dying_stops_at_the_restart_limit(slurm, wiki_8k, door, tmp_path):
     args = pretrain_args(wiki_8k, tmp_path, "total_steps=400", "save_steps=100", "train_batch_size=8")
-    job = submit(slurm, "sbatch", f"t-limit-{os.getpid()}", args, nodes=1, env={"MAX_RESTARTS": "1"})
+    if door == "sbatch":
+        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", args, nodes=1, env={"MAX_RESTARTS": "1"})
+    else:  # the profile's max_restarts
+        profile = tmp_path / "one-restart.yaml"
+        profile.write_text((REPO / "configs" / "cluster" / "slurm-cpu.yaml").read_text().replace(
+            "max_restarts: 3", "max_restarts: 1"))
+        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", ["--profile", profile, *args], nodes=1)
     pid = until(job, lambda: job.worker_pid(rank=0))
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000100" / "state.json").is_file())
     os.kill(pid, signal.SIGKILL)
