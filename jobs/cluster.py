@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import os
 import shlex
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import submitit
 import yaml
 
-from launch import REPO, Launch, stage_config
+from launch import DISTRIBUTED, REPO, Launch, stage_config
 
 sys.path.insert(0, str(REPO))  # the submit scripts also use the bert package (config parsing, grid)
 # Jobs unpickle StageJob from this module: the job's python (which inherits this environment on
@@ -175,25 +174,27 @@ def stage_args(args, extra: list[str] = ()) -> list[str]:
 
 def preflight(stage: str, args: list[str]) -> None:
     """Catch a bad config or missing input here, in one line, rather than in a queued job."""
+    from bert.checkpoint import CheckpointError
     from bert.config import ConfigError
+    from bert.train.checkpointing import resolve_init
     from bert.train.data import DataFeedError, resolve_files
 
+    if stage not in DISTRIBUTED:
+        return
     try:
+        cfg = stage_config(stage, args)
         if stage == "pretrain":
-            cfg = stage_config(stage, args)
             resolve_files(cfg.data)
-        elif stage in ("finetune", "distill"):
-            cfg = stage_config(stage, args)
+        else:
             for split in ("train.tsv", "dev.tsv"):
                 if not (Path(cfg.data_dir) / split).is_file():
                     raise SubmitError(f"{Path(cfg.data_dir) / split} does not exist")
-            checkpoints = {"init": cfg.init, "teacher": getattr(cfg, "teacher", None)}
-            for key, path in checkpoints.items():
-                if path and not Path(path).exists() and not Path(f"{path}.index").exists():
-                    raise SubmitError(f"{key} checkpoint {path} does not exist")
+            for key in ("init", "teacher"):
+                if getattr(cfg, key, None):
+                    resolve_init(Path(getattr(cfg, key)), key)
             if getattr(cfg, "transfer_data", None) and not Path(cfg.transfer_data).is_file():
                 raise SubmitError(f"transfer data {cfg.transfer_data} does not exist")
-    except (ConfigError, DataFeedError) as exc:
+    except (CheckpointError, ConfigError, DataFeedError) as exc:
         raise SubmitError(str(exc)) from None
 
 
@@ -251,7 +252,7 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
     command = Launch(job.stage, job.args).command()
     print(f"# {plan.cluster} job {plan.name!r}: {plan.nodes} node(s) x {tasks_per_node or plan.devices_per_node} "
           f"task(s); each task runs jobs/launch.py {job.stage}, i.e. {shlex.join(command[1:])}")
-    if job.stage in ("pretrain", "finetune", "distill"):
+    if job.stage in DISTRIBUTED:
         requested = stage_config(job.stage, job.args).device_target
         device, why = plan.profile.device() if requested == "auto" else (requested, "as configured")
         print(f"# device: {device} (device_target {requested}: {why}); "
