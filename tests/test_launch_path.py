@@ -132,13 +132,12 @@ def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninte
     assert max(np.abs(ours[k] - ref[k]).max() for k in ref) < 1e-5
 
 
-@pytest.mark.parametrize("door, node_timeout", [("sbatch", None), ("submitit", 10)])
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
 def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_losses(slurm, wiki_8k, uninterrupted,
-                                                                                    door, node_timeout, tmp_path):
+                                                                                    door, tmp_path):
     """The other rank is stuck in its all-reduce until MindSpore's heartbeat timeout (MS_NODE_TIMEOUT,
-    30 s by default; 10 s on the submitit door here) or Slurm's KillWait (30 s) ends it."""
-    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path),
-                 env={"MS_NODE_TIMEOUT": str(node_timeout)} if node_timeout else None)
+    30 s) or Slurm's KillWait (30 s) ends it: the job leaves its allocation within the issue's 60 s."""
+    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path))
     pid = until(job, lambda: job.worker_pid(rank=1))
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
     os.kill(pid, signal.SIGKILL)  # rank 1's worker dies, as with a crash or an OOM kill
@@ -147,7 +146,7 @@ def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_loss
     until(job, lambda: job.fields()["JobState"] == "PENDING", deadline_s=120)
     left_after = time.monotonic() - killed
     print(f"{door}: the job left its allocation {left_after:.1f} s after the kill")
-    assert left_after < (node_timeout or 30) + 20
+    assert left_after < 60
     fields = wait_job(slurm, job.id)
     log = job.log()
     assert fields["JobState"] == "COMPLETED" and int(fields["Restarts"]) == 1, log[-3000:]
