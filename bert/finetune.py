@@ -54,7 +54,8 @@ def finetune(cfg: FinetuneConfig, stop) -> int:
               f"{len(task.dev[0])} dev): {feed.global_batch} per step, {total_steps} steps; "
               f"TensorBoard: {Path(cfg.log_dir) / cfg.run / 'tb'}", flush=True)
     return train_classifier(task, stop, model, step_cell, feed,
-                            lambda batch: (*(ms.Tensor(c) for c in batch), denominator), "finetune")
+                            lambda batch, keys: (*(ms.Tensor(c) for c in batch), denominator, ms.Tensor(keys)),
+                            "finetune")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """BERT in MindSpore: token ids in, hidden states / MLM+NSP logits / class logits out.
 
+Dropout is `bert.dropout.Dropout`: it acts only in training mode and only when the caller passes
+`dropout_keys` (uint32 [B], one per example: `bert.dropout.example_keys`).
+
 Parameter names follow Hugging Face's BERT one to one (`*.embedding_table` for `*.weight` of an
 embedding, `gamma`/`beta` for LayerNorm `weight`/`bias`), so checkpoints map without a table.
 """
@@ -12,6 +15,7 @@ from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
 from bert.config import BertConfig
+from bert.dropout import Dropout
 from bert.layers import GELU, Dense, OutputNLL, output_logits
 
 
@@ -23,10 +27,6 @@ def _normal(config: BertConfig) -> TruncatedNormal:
 
 def _dense(config: BertConfig, n_in: int, n_out: int) -> Dense:
     return Dense(n_in, n_out, weight_init=_normal(config))
-
-
-def _dropout(p: float) -> nn.Cell:
-    return nn.Dropout(p=p) if p > 0 else nn.Identity()
 
 
 def _activation(name: str) -> nn.Cell:
@@ -54,17 +54,17 @@ class BertEmbeddings(nn.Cell):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size,
                                                   embedding_table=init)
         self.LayerNorm = LayerNorm(config)
-        self.dropout = _dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob, "embeddings")
 
-    def construct(self, input_ids, token_type_ids):
+    def construct(self, input_ids, token_type_ids, keys=None):
         positions = ops.arange(input_ids.shape[1], dtype=ms.int32)
         x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
              + self.token_type_embeddings(token_type_ids))
-        return self.dropout(self.LayerNorm(x))
+        return self.dropout(self.LayerNorm(x), keys)
 
 
 class BertSelfAttention(nn.Cell):
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, site: str):
         super().__init__()
         h = config.hidden_size
         self.num_heads = config.num_attention_heads
@@ -73,7 +73,7 @@ class BertSelfAttention(nn.Cell):
         self.query = _dense(config, h, h)
         self.key = _dense(config, h, h)
         self.value = _dense(config, h, h)
-        self.dropout = _dropout(config.attention_probs_dropout_prob)
+        self.dropout = Dropout(config.attention_probs_dropout_prob, f"{site}.probs")
         self.scores = ops.BatchMatMul(transpose_b=True)
         self.context = ops.BatchMatMul()
         self.softmax = nn.Softmax(axis=-1)
@@ -82,11 +82,11 @@ class BertSelfAttention(nn.Cell):
         b, s, _ = x.shape
         return x.reshape(b, s, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
-    def construct(self, hidden, mask_bias):
+    def construct(self, hidden, mask_bias, keys=None):
         q = self._heads(self.query(hidden))
         k = self._heads(self.key(hidden))
         v = self._heads(self.value(hidden))
-        probs = self.dropout(self.softmax(self.scores(q * self.scale, k) + mask_bias))
+        probs = self.dropout(self.softmax(self.scores(q * self.scale, k) + mask_bias), keys)
         b, _, s, _ = q.shape
         return self.context(probs, v).transpose(0, 2, 1, 3).reshape(b, s, self.num_heads * self.head_dim)
 
@@ -94,24 +94,24 @@ class BertSelfAttention(nn.Cell):
 class BertSelfOutput(nn.Cell):
     """Projection + dropout + residual + LayerNorm (after attention and after the FFN)."""
 
-    def __init__(self, config: BertConfig, n_in: int):
+    def __init__(self, config: BertConfig, n_in: int, site: str):
         super().__init__()
         self.dense = _dense(config, n_in, config.hidden_size)
         self.LayerNorm = LayerNorm(config)
-        self.dropout = _dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob, site)
 
-    def construct(self, x, residual):
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+    def construct(self, x, residual, keys=None):
+        return self.LayerNorm(self.dropout(self.dense(x), keys) + residual)
 
 
 class BertAttention(nn.Cell):
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, site: str):
         super().__init__()
-        self.self = BertSelfAttention(config)
-        self.output = BertSelfOutput(config, config.hidden_size)
+        self.self = BertSelfAttention(config, site)
+        self.output = BertSelfOutput(config, config.hidden_size, f"{site}.output")
 
-    def construct(self, hidden, mask_bias):
-        return self.output(self.self(hidden, mask_bias), hidden)
+    def construct(self, hidden, mask_bias, keys=None):
+        return self.output(self.self(hidden, mask_bias, keys), hidden, keys)
 
 
 class BertIntermediate(nn.Cell):
@@ -125,25 +125,25 @@ class BertIntermediate(nn.Cell):
 
 
 class BertLayer(nn.Cell):
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, index: int):
         super().__init__()
-        self.attention = BertAttention(config)
+        self.attention = BertAttention(config, f"layer.{index}.attention")
         self.intermediate = BertIntermediate(config)
-        self.output = BertSelfOutput(config, config.intermediate_size)
+        self.output = BertSelfOutput(config, config.intermediate_size, f"layer.{index}.output")
 
-    def construct(self, hidden, mask_bias):
-        attended = self.attention(hidden, mask_bias)
-        return self.output(self.intermediate(attended), attended)
+    def construct(self, hidden, mask_bias, keys=None):
+        attended = self.attention(hidden, mask_bias, keys)
+        return self.output(self.intermediate(attended), attended, keys)
 
 
 class BertEncoder(nn.Cell):
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.layer = nn.CellList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layer = nn.CellList([BertLayer(config, i) for i in range(config.num_hidden_layers)])
 
-    def construct(self, hidden, mask_bias):
+    def construct(self, hidden, mask_bias, keys=None):
         for layer in self.layer:
-            hidden = layer(hidden, mask_bias)
+            hidden = layer(hidden, mask_bias, keys)
         return hidden
 
 
@@ -158,7 +158,7 @@ class BertPooler(nn.Cell):
 
 
 class BertModel(nn.Cell):
-    """Encoder: (input_ids, token_type_ids, attention_mask) → (sequence_output, pooled_output)."""
+    """Encoder: (input_ids, token_type_ids, attention_mask, dropout_keys) → (sequence_output, pooled_output)."""
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
@@ -167,15 +167,15 @@ class BertModel(nn.Cell):
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
 
-    def construct(self, input_ids, token_type_ids=None, attention_mask=None):
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout_keys=None):
         if token_type_ids is None:
             token_type_ids = ops.zeros_like(input_ids)
         if attention_mask is None:
             attention_mask = ops.ones_like(input_ids)
-        hidden = self.embeddings(input_ids, token_type_ids)
+        hidden = self.embeddings(input_ids, token_type_ids, dropout_keys)
         # The standard extended mask: 0 where attended, -10000 on padding, broadcast over heads.
         mask_bias = (1.0 - attention_mask[:, None, None, :].astype(hidden.dtype)) * -10000.0
-        hidden = self.encoder(hidden, mask_bias)
+        hidden = self.encoder(hidden, mask_bias, dropout_keys)
         pooled = self.pooler(hidden) if self.pooler is not None else hidden[:, 0]
         return hidden, pooled
 
@@ -243,16 +243,18 @@ class BertForPreTraining(nn.Cell):
         self.bert = BertModel(config)
         self.cls = BertPreTrainingHeads(config)
 
-    def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
-        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask)
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None,
+                  dropout_keys=None):
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
         if masked_lm_positions is not None:
             sequence_output = gather_positions(sequence_output, masked_lm_positions)
         return self.cls(sequence_output, pooled_output, self.bert.embeddings.word_embeddings.embedding_table)
 
-    def mlm_nll(self, input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids):
+    def mlm_nll(self, input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids,
+                dropout_keys=None):
         """The training path: (MLM nll [B·P], predicted ids [B·P], NSP logits [B, 2]), the MLM head at the
         masked positions only and without [B·P, V] logits (`layers.OutputNLL`)."""
-        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask)
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
         hidden = gather_positions(sequence_output, masked_lm_positions)
         table = self.bert.embeddings.word_embeddings.embedding_table
         nll, predicted = self.cls.predictions.nll(hidden, table, masked_lm_ids)
@@ -267,9 +269,9 @@ class BertForSequenceClassification(nn.Cell):
         self.config = config
         self.num_labels = num_labels
         self.bert = BertModel(config)
-        self.dropout = _dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob, "classifier")
         self.classifier = _dense(config, config.hidden_size, num_labels)
 
-    def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        _, pooled = self.bert(input_ids, token_type_ids, attention_mask)
-        return self.classifier(self.dropout(pooled))
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout_keys=None):
+        _, pooled = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
+        return self.classifier(self.dropout(pooled, dropout_keys))

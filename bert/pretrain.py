@@ -36,15 +36,17 @@ def build(cfg: PretrainConfig, world: int, total_steps: int):
     return model, step.optimizer, step
 
 
-def to_inputs(micro_batches, global_batch: int, world: int):
-    """numpy micro-batches → tensors + the global denominators of Google's losses."""
+def to_inputs(micro_batches, global_batch: int, world: int, dropout_keys=None):
+    """numpy micro-batches → tensors + the global denominators of Google's losses (+ each
+    micro-batch's dropout keys when training)."""
     import mindspore as ms
 
     from bert.train.distributed import all_reduce_sum
 
     masked = all_reduce_sum([float(sum(b[5].sum() for b in micro_batches))], world)[0]
     extra = (ms.Tensor(masked + 1e-5, ms.float32), ms.Tensor(float(global_batch), ms.float32))
-    return [tuple(ms.Tensor(c) for c in batch) + extra for batch in micro_batches], masked
+    keys = [(ms.Tensor(k),) for k in dropout_keys] if dropout_keys is not None else [()] * len(micro_batches)
+    return [tuple(ms.Tensor(c) for c in batch) + extra + k for batch, k in zip(micro_batches, keys)], masked
 
 
 def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_rows: int) -> dict:
@@ -99,10 +101,10 @@ def train(cfg: PretrainConfig, stop) -> int:
     total_steps = cfg.total_steps or cfg.epochs * feed.steps_per_epoch
     model, optimizer, step_cell = build(cfg, world, total_steps)
 
-    global_step = 0
+    global_step, log_window = 0, []
     if latest is not None:
         state = checkpoints.restore(latest, step_cell, bert_config)
-        global_step = state["step"]
+        global_step, log_window = state["step"], state.get("log_window", [])
         print(f"resumed from {latest} at step {global_step}", flush=True)
     elif init is not None:
         left = load_pretrained(model, init, missing_ok=("cls.",))
@@ -110,19 +112,20 @@ def train(cfg: PretrainConfig, stop) -> int:
               flush=True)
 
     logdir = Path(cfg.log_dir) / cfg.run / "tb"
-    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict())
+    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict(), log_window)
     if rank == 0:
         print(f"pretraining {bert_config.name} on {num_rows} examples: {world} worker(s) × "
               f"{cfg.train_batch_size} × {cfg.accumulation_steps} = {feed.global_batch} per step, "
               f"{feed.steps_per_epoch} steps/epoch, {total_steps} steps; TensorBoard: {logdir}", flush=True)
 
     def save():
+        window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
         if rank == 0:
             epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
             checkpoints.save(step_cell, bert_config, {
                 "step": global_step, "epoch": epoch, "step_in_epoch": in_epoch,
                 "samples_seen": global_step * feed.global_batch, "seed": cfg.seed,
-                "world_size": world, "config": cfg.to_dict()})
+                "world_size": world, "log_window": window, "config": cfg.to_dict()})
 
     stopping = False
     while global_step < total_steps and not stopping:
@@ -130,7 +133,7 @@ def train(cfg: PretrainConfig, stop) -> int:
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(optimizer.learning_rate(optimizer.global_step).asnumpy().reshape(-1)[0])
             start = time.time()
-            inputs, masked = to_inputs(micro, feed.global_batch, world)
+            inputs, masked = to_inputs(micro, feed.global_batch, world, feed.dropout_keys(global_step))
             m = step_cell.step(inputs)
             global_step += 1
             stopping = distributed.agree_to_stop(bool(stop), world)

@@ -54,3 +54,36 @@ def wiki_8k(tmp_path_factory):
                      "max_seq_length=64", "max_predictions_per_seq=10", "dupe_factor=1")
     assert run.returncode == 0, run.stderr
     return {"examples": out / "examples", "vocab": vocab, "text": out / "text"}
+
+
+def tensorboard_scalars(logdir: Path, prefix: str = "") -> dict[str, list[tuple[int, float]]]:
+    """Every scalar tag under `prefix` → [(step, value)] as TensorBoard shows them (its own reader,
+    which drops what a run logged after the step a resumed run purged from)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"] if tag.startswith(prefix)}
+
+
+def kill_after_checkpoint(argv: list, checkpoint: Path, timeout: float = 300):
+    """Start `argv`, SIGKILL it as soon as `checkpoint`/state.json exists; returns its stdout."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, *map(str, argv)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while not (checkpoint / "state.json").exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() < deadline, f"no {checkpoint} after {timeout} s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    stdout, _ = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    return stdout

@@ -63,15 +63,21 @@ def test_mlm_head_at_masked_positions_equals_full_logits_gathered():
     assert np.abs(mlm.asnumpy() - expected).max() < TOLERANCE
 
 
-def test_dropout_acts_in_train_mode_only():
+def test_dropout_acts_in_train_mode_with_keys_only_and_repeats_with_the_same_keys():
+    from bert.dropout import example_keys
+
     model, inputs, ref = fixture_model("L2-H128")
+    keys = ms.Tensor(example_keys(1, 0, np.arange(3)))
     model.bert.set_train(False)
-    first, second = model.bert(*inputs)[0].asnumpy(), model.bert(*inputs)[0].asnumpy()
+    first, second = model.bert(*inputs, keys)[0].asnumpy(), model.bert(*inputs)[0].asnumpy()
     np.testing.assert_array_equal(first, second)
     model.bert.set_train(True)
-    noisy_a, noisy_b = model.bert(*inputs)[0].asnumpy(), model.bert(*inputs)[0].asnumpy()
+    np.testing.assert_array_equal(model.bert(*inputs)[0].asnumpy(), first)  # no keys: no dropout
+    noisy_a, noisy_b = model.bert(*inputs, keys)[0].asnumpy(), model.bert(*inputs, keys)[0].asnumpy()
     assert np.abs(noisy_a - ref["last_hidden_state"]).max() > 0.05
-    assert np.abs(noisy_a - noisy_b).max() > 0.05
+    np.testing.assert_array_equal(noisy_a, noisy_b)
+    other = model.bert(*inputs, ms.Tensor(example_keys(1, 1, np.arange(3))))[0].asnumpy()
+    assert np.abs(noisy_a - other).max() > 0.05
 
 
 def test_padding_does_not_change_the_unpadded_tokens():

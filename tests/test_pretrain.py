@@ -1,6 +1,7 @@
-"""bert.pretrain on real data from the data stage (enwiki sample, 8k vocab, seq 64): learning,
-exact resume after kill -9 and SIGUSR2, data parallelism and accumulation that change nothing,
-checkpoint hygiene, TensorBoard, and bad input."""
+"""bert.pretrain on real data from the data stage (enwiki sample, 8k vocab, seq 64), dropout 0.1 as
+configured: learning, the same run from the same command, exact resume after kill -9 and SIGUSR2
+(losses, weights and TensorBoard), data parallelism and accumulation that change nothing,
+checkpoint hygiene, and bad input."""
 import contextlib
 import os
 import re
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import REPO, run_module
+from conftest import REPO, kill_after_checkpoint, run_module, tensorboard_scalars
 
 STEP_LINE = re.compile(r"^step: (\d+)/\d+, .*?loss: ([\d.]+), masked_lm_loss: ([\d.]+), next_sentence_loss: ([\d.]+)")
 STEPS = 8
@@ -26,8 +27,7 @@ def vocab_size(wiki):
 
 def args_for(wiki, out, *extra):
     return ["--config", REPO / "configs" / "pretrain.yaml", f"data={wiki['examples']}", "model.name=L2-H128",
-            f"model.vocab_size={vocab_size(wiki)}", "model.hidden_dropout_prob=0",
-            "model.attention_probs_dropout_prob=0", "max_seq_length=64", "max_predictions_per_seq=10",
+            f"model.vocab_size={vocab_size(wiki)}", "max_seq_length=64", "max_predictions_per_seq=10",
             f"total_steps={STEPS}", "log_interval=1", "save_steps=2", "train_batch_size=8",
             "optim.learning_rate=5e-4", "optim.warmup_steps=2", f"output_dir={out}", f"log_dir={out}/logs", *extra]
 
@@ -50,10 +50,10 @@ def baseline(wiki_8k, tmp_path_factory):
     return out, found
 
 
-def start(wiki, out):
+def start(wiki, out, *extra):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "bert.pretrain", *map(str, args_for(wiki, out))], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "bert.pretrain", *map(str, args_for(wiki, out, *extra))],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(path, proc, timeout=300):
@@ -64,20 +64,42 @@ def wait_for(path, proc, timeout=300):
         time.sleep(0.02)
 
 
+def train_scalars(out):
+    return tensorboard_scalars(out / "logs" / out.name / "tb", "train/")
+
+
 def assert_same_run(out, baseline_out, resumed_losses, baseline_losses):
+    """Printed losses, final weights and every train/ scalar in TensorBoard (each step once) bit for bit."""
     assert resumed_losses and all(resumed_losses[s] == baseline_losses[s] for s in resumed_losses)
     ours, ref = final_weights(out), final_weights(baseline_out)
     assert sorted(ours) == sorted(ref)
     for name in ref:
         np.testing.assert_array_equal(ours[name], ref[name], err_msg=name)
+    ours, ref = train_scalars(out), train_scalars(baseline_out)
+    assert [step for step, _ in ref["train/loss"]] == list(range(1, STEPS + 1))
+    assert ours == ref
+
+
+def test_the_same_command_gives_the_same_run(wiki_8k, baseline, tmp_path):
+    run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert losses(run.stdout) == baseline[1]
+    assert_same_run(tmp_path, baseline[0], losses(run.stdout), baseline[1])
+
+
+def test_dropout_is_on_and_acts(wiki_8k, baseline, tmp_path):
+    run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, "total_steps=2", "model.hidden_dropout_prob=0",
+                                                "model.attention_probs_dropout_prob=0"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert '"hidden_dropout_prob": 0.1' in (baseline[0] / "checkpoints" / f"step_{STEPS:08d}" / "bert_config.json").read_text()
+    assert abs(losses(run.stdout)[1][0] - baseline[1][1][0]) > 1e-3
 
 
 def test_resume_after_kill_matches_uninterrupted(wiki_8k, baseline, tmp_path):
-    proc = start(wiki_8k, tmp_path)
-    wait_for(tmp_path / "checkpoints" / "step_00000004" / "state.json", proc)
-    proc.send_signal(signal.SIGKILL)  # as soon as the step-4 checkpoint is seen: steps 5–8 remain
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL and not (tmp_path / "checkpoints" / f"step_{STEPS:08d}").exists()
+    # killed as soon as the step-4 checkpoint is seen: steps 5–8 remain
+    kill_after_checkpoint(["-m", "bert.pretrain", *args_for(wiki_8k, tmp_path)],
+                          tmp_path / "checkpoints" / "step_00000004")
+    assert not (tmp_path / "checkpoints" / f"step_{STEPS:08d}").exists()
     run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     resumed_at = int(re.search(r"resumed from .* at step (\d+)", run.stdout)[1])
@@ -143,6 +165,22 @@ def test_gradient_accumulation_two_by_four_equals_one_by_eight(wiki_8k, baseline
     assert "1 worker(s) × 4 × 2 = 8 per step" in run.stdout
     for step, values in losses(run.stdout).items():
         assert np.allclose(values, baseline[1][step], atol=1e-5, rtol=0), (step, values, baseline[1][step])
+
+
+def test_a_log_window_open_at_the_kill_is_logged_once_with_the_uninterrupted_values(wiki_8k, tmp_path):
+    """log_interval 3, checkpoints every 2 steps: the step-4 checkpoint holds step 4 not yet logged;
+    the resumed run logs steps 4–6 at step 6 as the uninterrupted run does."""
+    window = ("log_interval=3",)
+    whole = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path / "whole", *window))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    out = tmp_path / "resumed"
+    kill_after_checkpoint(["-m", "bert.pretrain", *args_for(wiki_8k, out, *window)],
+                          out / "checkpoints" / "step_00000004")
+    run = run_module("bert.pretrain", *args_for(wiki_8k, out, *window))
+    assert run.returncode == 0, run.stderr[-3000:]
+    ref = train_scalars(tmp_path / "whole")
+    assert [step for step, _ in ref["train/loss"]] == [3, 6, 8]
+    assert train_scalars(out) == ref
 
 
 def test_tensorboard_has_every_scalar_and_steps_continue_after_resume(baseline):

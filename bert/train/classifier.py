@@ -125,22 +125,23 @@ def logits_of(model, columns, batch_size: int, jit: bool = True) -> np.ndarray:
 
 def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_inputs: Callable, tag: str,
                      extra_results: dict | None = None) -> int:
-    """The train loop: `feed` yields (step, micro-batches), `make_inputs(micro_batch)` turns one
-    into the loss net's tensors; dev evaluation at each epoch end (and every eval_steps), best
-    checkpoint, checkpoints every save_steps, results at the end. Returns the exit code."""
+    """The train loop: `feed` yields (step, micro-batches), `make_inputs(micro_batch, dropout_keys)`
+    turns one into the loss net's tensors; dev evaluation at each epoch end (and every eval_steps),
+    best checkpoint, checkpoints every save_steps, results at the end. Returns the exit code."""
     from bert.train import distributed
     from bert.train.metrics import MetricsLogger
 
     cfg, rank, output = task.cfg, task.rank, task.output
     total_steps = cfg.epochs * feed.steps_per_epoch
-    global_step, best, history = 0, {"accuracy": -1.0, "step": 0}, []
+    global_step, best, history, log_window = 0, {"accuracy": -1.0, "step": 0}, [], []
     if task.latest is not None:
         state = task.checkpoints.restore(task.latest, step_cell, task.bert_config)
         global_step, best, history = state["step"], state["best"], state["history"]
+        log_window = state.get("log_window", [])
         print(f"resumed from {task.latest} at step {global_step}", flush=True)
     evaluator = Evaluator(model, cfg.jit)
     logdir = Path(cfg.log_dir) / cfg.run / "tb"
-    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict())
+    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict(), log_window)
 
     def dev_eval():
         accuracy, avg_loss = evaluator(task.dev, cfg.eval_batch_size)
@@ -158,28 +159,30 @@ def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_in
                   flush=True)
 
     def save():
+        window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
         if rank == 0:
             task.checkpoints.save(step_cell, task.bert_config, {"step": global_step, "best": best, "history": history,
-                                                                "seed": cfg.seed, "config": cfg.to_dict()})
+                                                                "seed": cfg.seed, "log_window": window,
+                                                                "config": cfg.to_dict()})
 
-    window, stopping = [], False
+    stopping = False
     while global_step < total_steps and not stopping:
         epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(step_cell.optimizer.learning_rate(step_cell.optimizer.global_step).asnumpy().reshape(-1)[0])
             start = time.time()
-            m = step_cell.step([make_inputs(b) for b in micro])
+            m = step_cell.step([make_inputs(b, k) for b, k in zip(micro, feed.dropout_keys(global_step))])
             global_step += 1
             stopping = distributed.agree_to_stop(bool(stop), task.world)
-            window.append((m["loss"], time.time() - start))
+            logger.window.append({"loss": m["loss"], "time": time.time() - start})
             if global_step % cfg.log_interval == 0:
-                loss, seconds = np.mean(window, axis=0)
+                loss, seconds = (np.mean([w[k] for w in logger.window]) for k in ("loss", "time"))
                 logger.scalars(global_step, {f"{tag}/train_loss": loss, f"{tag}/lr": lr,
                                              "perf/samples_per_sec": feed.global_batch / seconds})
                 if rank == 0:
                     print(f"step: {global_step}/{total_steps}, epoch: {epoch + 1}, loss: {loss:.6f}, lr: {lr:.3e}, "
                           f"samples/s: {feed.global_batch / seconds:.1f}", flush=True)
-                window = []
+                logger.window = []
             epoch_end = global_step % feed.steps_per_epoch == 0
             if epoch_end or (cfg.eval_steps and global_step % cfg.eval_steps == 0):
                 dev_eval()

@@ -85,6 +85,14 @@ class StepOrder:
         steps = order[: self.steps_per_epoch * self.global_batch].reshape(self.steps_per_epoch, self.global_batch)
         return steps[start_step:, self.rank::self.world].reshape(-1)
 
+    def dropout_keys(self, step: int) -> list[np.ndarray]:
+        """This rank's micro-batches' dropout keys at `step`: each example's key follows from its
+        slot in the global batch (rank r holds slots r, r + W, …), never from the rank or micro-batch."""
+        from bert.dropout import example_keys
+
+        local = np.arange(self.accumulation * self.batch_size).reshape(self.accumulation, self.batch_size)
+        return list(example_keys(self.seed, step, self.rank + self.world * local))
+
     def group(self, batches, start_step: int):
         """Micro-batches → (step, [accumulation micro-batches]) pairs."""
         step, micro = start_step, []

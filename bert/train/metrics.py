@@ -1,31 +1,48 @@
 """Training metrics: step results in, TensorBoard scalars (tensorboardX, rank 0 only) and one
-console line per log interval out — the seed's fields plus accuracies, lr, scale, ETA."""
+console line per log interval out — the seed's fields plus accuracies, lr, scale, ETA.
+
+At a checkpoint `drain()` puts every event on disk and hands back the steps not logged yet (the
+open window), which the checkpoint keeps: a resumed run purges what the lost run logged after the
+checkpoint and logs the same steps with the same values, so TensorBoard holds each step once."""
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 
 class MetricsLogger:
-    def __init__(self, logdir: Path | None, rank: int, total_steps: int, start_step: int, config: dict | None = None):
+    def __init__(self, logdir: Path | None, rank: int, total_steps: int, start_step: int, config: dict | None = None,
+                 window: list[dict] | None = None):
         self.rank, self.total_steps = rank, total_steps
+        self.logdir = logdir if rank == 0 else None
         self.writer = None
-        if logdir is not None and rank == 0:
-            from tensorboardX import SummaryWriter
-
+        if self.logdir is not None:
             # purge_step drops events a killed run logged after its last checkpoint
-            self.writer = SummaryWriter(str(logdir), purge_step=start_step + 1 if start_step else None)
+            self._open(start_step, purge_step=start_step + 1 if start_step else None)
             if config is not None:
                 self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```", start_step)
-        self.window: list[dict] = []
-        self.last_time = time.time()
+        self.window: list[dict] = list(window or [])  # steps since the last logged one (restored on resume)
+
+    def _open(self, step: int, purge_step: int | None = None) -> None:
+        """A new event file; its name sorts after the earlier ones (time, host, then the step)."""
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(str(self.logdir), purge_step=purge_step, filename_suffix=f".{step:09d}")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
-        if self.writer is not None:
-            for tag, value in values.items():
-                self.writer.add_scalar(tag, value, step)
+        if self.logdir is None:
+            return
+        if self.writer is None:
+            self._open(step)
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def drain(self) -> list[dict]:
+        """Put every event logged so far on disk and return the open window, for the checkpoint."""
+        if self.writer is not None:  # tensorboardX's flush() skips events still queued; close() writes them
+            self.writer.close()
+            self.writer = None
+        return list(self.window)
 
     def train_step(self, step: int, m: dict, lr: float, step_time: float, global_batch: int, log_interval: int):
         """Record one step; every `log_interval` steps write scalars and print the line."""
@@ -53,9 +70,5 @@ class MetricsLogger:
         self.window = []
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        self.drain()
 
-
-def log_line(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
