@@ -267,25 +267,59 @@ def run_torch(python: str, spec: dict, timeout: float) -> dict:
 
 # ----------------------------------------------------------------------------- MindSpore side (in process)
 
-def mindspore_run(args, batches: list[dict], jit: bool) -> dict:
+DROPOUTS = {"counter": "bert.dropout, host masks (CPU default)", "device": "bert.dropout, masks in the graph",
+            "framework": "nn.Dropout (MindSpore's kernel, before #13)", "off": "dropout 0"}
+
+
+def framework_dropout(p: float, name: str, shape: tuple):
+    """Stands in for bert.dropout.Dropout(p, name, shape): MindSpore's own nn.Dropout, what the model used
+    before the counter-based masks (bench only, for the side-by-side step time)."""
+    from mindspore import nn
+
+    class FrameworkDropout(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(p=p) if p > 0 else nn.Identity()
+
+        def construct(self, x, dropout=None):
+            return self.drop(x)  # nn.Dropout acts in training mode only
+
+    return FrameworkDropout()
+
+
+def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter") -> dict:
     import mindspore as ms
 
+    import bert.model
+    from bert.dropout import DropoutInputs
     from bert.pretrain import build, to_inputs
     from bert.train.config import PretrainConfig
+    from bert.train.data import StepOrder
 
     if not jit:  # as bert.pretrain.train does; jit=True keeps the default context (TrainStep uses ms.jit)
         ms.set_context(mode=ms.PYNATIVE_MODE)
-    cfg = PretrainConfig(model={"name": args.model, "vocab_size": args.vocab}, jit=jit,
-                         train_batch_size=args.batch, max_seq_length=args.seq,
+    model = {"name": args.model, "vocab_size": args.vocab}
+    if dropout == "off":
+        model.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    cfg = PretrainConfig(model=model, jit=jit, train_batch_size=args.batch, max_seq_length=args.seq,
                          max_predictions_per_seq=args.max_predictions, seed=args.seed, total_steps=1000)
     cfg.validate()
-    _, _, step_cell = build(cfg, world=1, total_steps=cfg.total_steps)
+    counter = bert.model.Dropout
+    if dropout == "framework":
+        bert.model.Dropout = framework_dropout
+    try:
+        model, _, step_cell = build(cfg, world=1, total_steps=cfg.total_steps)
+    finally:
+        bert.model.Dropout = counter
+    dropout_inputs = DropoutInputs(model, args.seq, "device" if dropout == "device" else "host")
+    order = StepOrder(args.batch * len(batches), args.batch, 1, 0, 1, args.seed)
     columns = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
                "masked_lm_weights", "next_sentence_labels")
     micro = [[tuple(b[c] for c in columns)] for b in batches]
 
-    def step(k):
-        inputs, _ = to_inputs(micro[k % len(micro)], args.batch, 1)  # as bert.pretrain.train times it
+    def step(k):  # as bert.pretrain.train times it: host inputs and dropout masks included
+        keys = order.dropout_keys(k)
+        inputs, _ = to_inputs(micro[k % len(micro)], args.batch, 1, [dropout_inputs(key) for key in keys])
         return step_cell.step(inputs)["loss"]
 
     times, warmup_s, losses, cores, others = timed_loop(step, args.warmup, args.steps)
@@ -309,6 +343,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--no-graph", action="store_true", help="skip the MindSpore graph-mode (jit) run")
     parser.add_argument("--pynative", action="store_true", help="also time MindSpore with jit=False (PyNative)")
+    parser.add_argument("--dropouts", default="counter,framework",
+                        help="MindSpore graph runs, one per dropout: counter (bert.dropout with host masks, the CPU "
+                             "default), device (bert.dropout, masks made in the graph: the GPU/Ascend default), "
+                             "framework (MindSpore's nn.Dropout, the model before #13), off (dropout 0) "
+                             "(default counter,framework)")
     parser.add_argument("--ms-threads", type=int, default=None,
                         help="ms.device_context.cpu.op_tuning.threads_num(N) before building (default: untouched)")
     parser.add_argument("--ms-dispatch-threads", type=int, default=None,
@@ -372,12 +411,14 @@ def main(argv=None) -> int:
             ms.runtime.dispatch_threads_num(args.ms_dispatch_threads)
         tag = "".join(f", {k} {v}" for k, v in (("threads_num", args.ms_threads),
                                                 ("dispatch", args.ms_dispatch_threads)) if v is not None)
-        for jit, mode in ((True, "graph (jit)"), (False, "PyNative")):
-            if (jit and args.no_graph) or (not jit and not args.pynative):
-                continue
-            name = f"MindSpore {ms.__version__} {mode}{tag}"
+        runs = [] if args.no_graph else [(True, d) for d in args.dropouts.split(",")]
+        runs += [(False, "counter")] if args.pynative else []
+        for jit, dropout in runs:
+            if dropout not in DROPOUTS:
+                parser.error(f"--dropouts: {dropout!r} is not one of {', '.join(DROPOUTS)}")
+            name = f"MindSpore {ms.__version__} {'graph (jit)' if jit else 'PyNative'}{tag}, {DROPOUTS[dropout]}"
             quiet(name)
-            results[name] = mindspore_run(args, batches, jit=jit)
+            results[name] = mindspore_run(args, batches, jit=jit, dropout=dropout)
 
     if args.torch_python is None:
         print("torch reference skipped: pass --torch-python")
@@ -432,6 +473,12 @@ def report(results: dict, args) -> None:
     if contended:
         print(f"WARNING: contended runs, re-run on a quiet machine (or with --wait-quiet): {', '.join(contended)}")
     ms_runs = {k: v for k, v in ok.items() if k.startswith("MindSpore")}
+    counter = next((v for k, v in ms_runs.items() if "graph" in k and k.endswith(DROPOUTS["counter"])), None)
+    if counter is not None and len(ms_runs) > 1:
+        print("\nstep time of the counter-based dropout ÷ each other MindSpore run (< 1: the counter-based one is faster):")
+        for k, v in ms_runs.items():
+            if v is not counter:
+                print(f"  ÷ {k}: {counter['median_s'] / v['median_s']:.3f}")
     torch_runs = {k: v for k, v in ok.items() if k.startswith("HF")}
     if ms_runs and torch_runs:
         print("\nratios (MindSpore samples/s ÷ HF samples/s; > 1 means MindSpore is faster):")

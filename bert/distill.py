@@ -174,8 +174,8 @@ def distill(cfg: DistillConfig, stop) -> int:
               f"{cfg.temperature:g}, soft weight {cfg.soft_weight:g}: {feed.global_batch} per step, {total_steps} "
               f"steps; TensorBoard: {Path(cfg.log_dir) / cfg.run / 'tb'}", flush=True)
 
-    def make_inputs(batch, keys):
-        return (*(ms.Tensor(c) for c in batch[:5]), teacher_logits(batch), denominator, ms.Tensor(keys))
+    def make_inputs(batch, dropout):
+        return (*(ms.Tensor(c) for c in batch[:5]), teacher_logits(batch), denominator, dropout)
 
     return train_classifier(task, stop, model, step_cell, feed, make_inputs, "distill",
                             {"teacher": str(source), "teacher_dev_accuracy": teacher_dev,

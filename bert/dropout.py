@@ -1,19 +1,27 @@
 """Counter-based dropout: each mask is a pure function of (seed, step, example, site, element).
 
-The host gives every example of a step a 32-bit key, `example_keys(seed, step, slots)`, from its
-slot in the step's global batch (`bert.train.data.StepOrder.slots`), so an example's masks do not
-depend on the rank or micro-batch that holds it. A `Dropout` site (the embeddings, each layer's
-attention probabilities, attention output and FFN output, the classifier) mixes the keys with a
-hash of its name; element i of an example is kept when lowbias32((i·φ) xor site key) <
-keep_prob · 2³², and kept values are scaled by 1 / keep_prob: standard dropout's statistics.
+The masks, exactly:
+- example key k = `example_keys(seed, step, slot)`, slot = the example's place in the step's
+  global batch (`bert.train.data.StepOrder.slots`): not its rank or micro-batch;
+- site key s = lowbias32(k xor crc32(site name)); sites are the embeddings, each layer's
+  attention probabilities, attention output and FFN output, and the classifier;
+- word i = lowbias32((i · 0x9E3779B1 mod 2³²) xor s); its low and high 16 bits are the uniforms
+  u of elements 2i and 2i + 1 (row-major over the example's part of the tensor);
+- element kept when u < T = round((1 − p) · 2¹⁶), kept values scaled by 2¹⁶ / T: the keep
+  probability is 1 − p to 1/65536 and E[output] = input exactly.
+lowbias32 is C. Wellons' integer hash (xorshift-multiply, full avalanche).
 
-lowbias32 is C. Wellons' integer hash (xorshift-multiply, full avalanche). Only uint32 integer
-ops: the same masks on CPU, GPU and Ascend, nothing to save in a checkpoint but the step, and on
-the CPU cheaper than nn.Dropout (bench/bench_pretrain_step.py). Without keys (evaluation,
-inference) or outside training mode a site passes its input through.
+Two places compute the same masks: the host (`host_masks`, numpy) hands them to the model as a
+tuple of bool arrays, one per site — the default on CPU, where MindSpore's integer kernels are
+scalar loops (bench/bench_pretrain_step.py); or the model computes them in the graph from the
+keys (`Dropout.keep`) — for GPU/Ascend, whose integer kernels are cheap. Nothing to save in a
+checkpoint but the step. Without masks or keys (evaluation, inference) or outside training
+mode a site passes its input through.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import zlib
 
 import mindspore as ms
@@ -24,43 +32,62 @@ _M1, _M2, _GOLDEN = 0x7FEB352D, 0x846CA68B, 0x9E3779B1  # lowbias32's multiplier
 
 
 def mix32_np(x) -> np.ndarray:
-    """lowbias32 over uint32 numpy values (the host side and the reference for tests)."""
-    x = np.asarray(x, dtype=np.uint32).copy()
-    x ^= x >> np.uint32(16)
-    x *= np.uint32(_M1)
-    x ^= x >> np.uint32(15)
-    x *= np.uint32(_M2)
-    x ^= x >> np.uint32(16)
+    """lowbias32 of uint32 values (a new array)."""
+    x = np.array(x, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint32(16)
+        x *= np.uint32(_M1)
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(_M2)
+        x ^= x >> np.uint32(16)
     return x
 
 
-def example_keys(seed: int, step: int, slots: np.ndarray) -> np.ndarray:
-    """uint32 keys [len(slots)] for the examples at `slots` of global step `step` (0-based)."""
-    with np.errstate(over="ignore"):
-        run = mix32_np(mix32_np(seed & 0xFFFFFFFF) ^ np.uint32((seed >> 32) & 0xFFFFFFFF))
-        at_step = mix32_np(run ^ mix32_np(step & 0xFFFFFFFF))
-        return mix32_np(at_step ^ mix32_np(np.asarray(slots, np.uint64).astype(np.uint32)))
+def example_keys(seed: int, step: int, slots) -> np.ndarray:
+    """uint32 keys for the examples at `slots` of global step `step` (0-based)."""
+    run = mix32_np(mix32_np(seed & 0xFFFFFFFF) ^ np.uint32((seed >> 32) & 0xFFFFFFFF))
+    at_step = mix32_np(run ^ mix32_np(step & 0xFFFFFFFF))
+    return mix32_np(at_step ^ mix32_np(np.asarray(slots, np.int64).astype(np.uint32)))
 
 
-def site_id(name: str) -> int:
-    return zlib.crc32(name.encode())
+def threshold(p: float) -> int:
+    return round((1.0 - p) * 2 ** 16)
 
 
-def _u32(value: int) -> ms.Tensor:
-    return ms.Tensor(value, ms.uint32)
+@dataclasses.dataclass(frozen=True)
+class Site:
+    name: str
+    p: float
+    shape: tuple[int, ...]  # one example's part of the tensor
+
+
+def host_masks(keys: np.ndarray, sites: list[Site]) -> tuple[np.ndarray, ...]:
+    """The keep masks (bool [B, *site.shape]) of every site for examples with `keys` [B]."""
+    masks = []
+    for site in sites:
+        n = math.prod(site.shape)
+        with np.errstate(over="ignore"):
+            words = np.arange((n + 1) // 2, dtype=np.uint32) * np.uint32(_GOLDEN)
+        site_keys = mix32_np(np.asarray(keys, np.uint32) ^ np.uint32(zlib.crc32(site.name.encode())))
+        uniforms = mix32_np(words[None, :] ^ site_keys[:, None]).astype("<u4").view("<u2")
+        masks.append((uniforms[:, :n] < threshold(site.p)).reshape((len(keys),) + site.shape))
+    return tuple(masks)
 
 
 class Dropout(nn.Cell):
-    """Dropout with probability `p` at the site `name`; construct(x [B, …], keys [B] uint32 or None)."""
+    """Dropout with probability `p` at the site `name`, whose input is [B, *shape] (None in
+    `shape`: the sequence length). construct(x, dropout): `dropout` is the tuple of host masks
+    (this site's at `self.index`, set by `number_sites`), the examples' keys [B] uint32, or None."""
 
-    def __init__(self, p: float, name: str):
+    def __init__(self, p: float, name: str, shape: tuple):
         super().__init__()
-        self.p = p
-        self.scale = 1.0 / (1.0 - p)
-        self.threshold = _u32(min(int(round((1.0 - p) * 2 ** 32)), 2 ** 32 - 1))
-        self.site = _u32(site_id(name))
-        self.m1, self.m2, self.golden = _u32(_M1), _u32(_M2), _u32(_GOLDEN)
-        self.s15, self.s16 = _u32(15), _u32(16)
+        self.p, self.name, self.shape = p, name, shape
+        self.index = -1
+        self.scale = 2.0 ** 16 / threshold(p) if p > 0 else 1.0
+        u32 = lambda v: ms.Tensor(v, ms.uint32)  # noqa: E731
+        self.threshold, self.site = u32(threshold(p) if p > 0 else 0), u32(zlib.crc32(name.encode()))
+        self.m1, self.m2, self.golden, self.low16 = u32(_M1), u32(_M2), u32(_GOLDEN), u32(0xFFFF)
+        self.s15, self.s16 = u32(15), u32(16)
 
     def _mix(self, x):
         x = ops.bitwise_xor(x, ops.bitwise_right_shift(x, self.s16)) * self.m1
@@ -68,15 +95,48 @@ class Dropout(nn.Cell):
         return ops.bitwise_xor(x, ops.bitwise_right_shift(x, self.s16))
 
     def keep(self, shape, keys):
-        """The keep mask [B, …] of `shape` for `keys` [B]."""
+        """The keep mask [B, …] of `shape` for `keys` [B], in the graph."""
         n = 1
         for d in shape[1:]:
             n *= d
-        element = (ops.arange(n, dtype=ms.int32).astype(ms.uint32) * self.golden).reshape((1,) + tuple(shape[1:]))
-        site_keys = self._mix(ops.bitwise_xor(keys, self.site)).reshape((-1,) + (1,) * (len(shape) - 1))
-        return self._mix(ops.bitwise_xor(element, site_keys)) < self.threshold
+        half = (n + 1) // 2
+        words = ops.arange(half, dtype=ms.int32).astype(ms.uint32) * self.golden
+        h = self._mix(ops.bitwise_xor(words.reshape(1, -1), self._mix(ops.bitwise_xor(keys, self.site)).reshape(-1, 1)))
+        uniforms = ops.stack([ops.bitwise_and(h, self.low16), ops.bitwise_right_shift(h, self.s16)], -1)
+        return (uniforms.reshape(shape[0], 2 * half)[:, :n] < self.threshold).reshape(shape)
 
-    def construct(self, x, keys=None):
-        if self.p == 0 or keys is None or not self.training:
+    def construct(self, x, dropout=None):
+        if self.p == 0 or dropout is None or not self.training:
             return x
-        return ops.select(self.keep(x.shape, keys), x * self.scale, ops.zeros_like(x))
+        keep = dropout[self.index] if isinstance(dropout, tuple) else self.keep(x.shape, dropout)
+        return x * (keep.astype(x.dtype) * self.scale)
+
+
+def number_sites(model: nn.Cell, seq_len: int) -> list[Site]:
+    """The model's dropout sites (p > 0) in a fixed order, each cell told its index: the layout
+    of `host_masks` for sequences of `seq_len`."""
+    sites = []
+    for _, cell in model.cells_and_names():
+        if isinstance(cell, Dropout) and cell.p > 0:
+            cell.index = len(sites)
+            sites.append(Site(cell.name, cell.p, tuple(seq_len if d is None else d for d in cell.shape)))
+    return sites
+
+
+class DropoutInputs:
+    """Examples' keys → what the model's `dropout` argument takes: the host masks (`where`
+    "host") or the keys themselves ("device"); "auto" is host on CPU, device elsewhere."""
+
+    def __init__(self, model: nn.Cell, seq_len: int, where: str = "auto"):
+        if where == "auto":
+            where = "host" if ms.get_context("device_target") == "CPU" else "device"
+        self.where = where
+        self.sites = number_sites(model, seq_len)
+
+    def __call__(self, keys: np.ndarray):
+        if not self.sites:
+            return None
+        if self.where == "device":
+            return ms.Tensor(keys)
+        # mutable: a graph input whose values change each step (a plain tuple is a compile-time constant)
+        return ms.mutable(tuple(ms.from_numpy(m) for m in host_masks(keys, self.sites)))

@@ -54,7 +54,7 @@ def finetune(cfg: FinetuneConfig, stop) -> int:
               f"{len(task.dev[0])} dev): {feed.global_batch} per step, {total_steps} steps; "
               f"TensorBoard: {Path(cfg.log_dir) / cfg.run / 'tb'}", flush=True)
     return train_classifier(task, stop, model, step_cell, feed,
-                            lambda batch, keys: (*(ms.Tensor(c) for c in batch), denominator, ms.Tensor(keys)),
+                            lambda batch, dropout: (*(ms.Tensor(c) for c in batch), denominator, dropout),
                             "finetune")
 
 

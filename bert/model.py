@@ -1,7 +1,7 @@
 """BERT in MindSpore: token ids in, hidden states / MLM+NSP logits / class logits out.
 
 Dropout is `bert.dropout.Dropout`: it acts only in training mode and only when the caller passes
-`dropout_keys` (uint32 [B], one per example: `bert.dropout.example_keys`).
+`dropout` (`bert.dropout.DropoutInputs`: the host masks or the examples' keys).
 
 Parameter names follow Hugging Face's BERT one to one (`*.embedding_table` for `*.weight` of an
 embedding, `gamma`/`beta` for LayerNorm `weight`/`bias`), so checkpoints map without a table.
@@ -54,13 +54,13 @@ class BertEmbeddings(nn.Cell):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size,
                                                   embedding_table=init)
         self.LayerNorm = LayerNorm(config)
-        self.dropout = Dropout(config.hidden_dropout_prob, "embeddings")
+        self.dropout = Dropout(config.hidden_dropout_prob, "embeddings", (None, config.hidden_size))
 
-    def construct(self, input_ids, token_type_ids, keys=None):
+    def construct(self, input_ids, token_type_ids, dropout=None):
         positions = ops.arange(input_ids.shape[1], dtype=ms.int32)
         x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
              + self.token_type_embeddings(token_type_ids))
-        return self.dropout(self.LayerNorm(x), keys)
+        return self.dropout(self.LayerNorm(x), dropout)
 
 
 class BertSelfAttention(nn.Cell):
@@ -73,7 +73,8 @@ class BertSelfAttention(nn.Cell):
         self.query = _dense(config, h, h)
         self.key = _dense(config, h, h)
         self.value = _dense(config, h, h)
-        self.dropout = Dropout(config.attention_probs_dropout_prob, f"{site}.probs")
+        self.dropout = Dropout(config.attention_probs_dropout_prob, f"{site}.probs",
+                               (config.num_attention_heads, None, None))
         self.scores = ops.BatchMatMul(transpose_b=True)
         self.context = ops.BatchMatMul()
         self.softmax = nn.Softmax(axis=-1)
@@ -82,11 +83,11 @@ class BertSelfAttention(nn.Cell):
         b, s, _ = x.shape
         return x.reshape(b, s, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
-    def construct(self, hidden, mask_bias, keys=None):
+    def construct(self, hidden, mask_bias, dropout=None):
         q = self._heads(self.query(hidden))
         k = self._heads(self.key(hidden))
         v = self._heads(self.value(hidden))
-        probs = self.dropout(self.softmax(self.scores(q * self.scale, k) + mask_bias), keys)
+        probs = self.dropout(self.softmax(self.scores(q * self.scale, k) + mask_bias), dropout)
         b, _, s, _ = q.shape
         return self.context(probs, v).transpose(0, 2, 1, 3).reshape(b, s, self.num_heads * self.head_dim)
 
@@ -98,10 +99,10 @@ class BertSelfOutput(nn.Cell):
         super().__init__()
         self.dense = _dense(config, n_in, config.hidden_size)
         self.LayerNorm = LayerNorm(config)
-        self.dropout = Dropout(config.hidden_dropout_prob, site)
+        self.dropout = Dropout(config.hidden_dropout_prob, site, (None, config.hidden_size))
 
-    def construct(self, x, residual, keys=None):
-        return self.LayerNorm(self.dropout(self.dense(x), keys) + residual)
+    def construct(self, x, residual, dropout=None):
+        return self.LayerNorm(self.dropout(self.dense(x), dropout) + residual)
 
 
 class BertAttention(nn.Cell):
@@ -110,8 +111,8 @@ class BertAttention(nn.Cell):
         self.self = BertSelfAttention(config, site)
         self.output = BertSelfOutput(config, config.hidden_size, f"{site}.output")
 
-    def construct(self, hidden, mask_bias, keys=None):
-        return self.output(self.self(hidden, mask_bias, keys), hidden, keys)
+    def construct(self, hidden, mask_bias, dropout=None):
+        return self.output(self.self(hidden, mask_bias, dropout), hidden, dropout)
 
 
 class BertIntermediate(nn.Cell):
@@ -131,9 +132,9 @@ class BertLayer(nn.Cell):
         self.intermediate = BertIntermediate(config)
         self.output = BertSelfOutput(config, config.intermediate_size, f"layer.{index}.output")
 
-    def construct(self, hidden, mask_bias, keys=None):
-        attended = self.attention(hidden, mask_bias, keys)
-        return self.output(self.intermediate(attended), attended, keys)
+    def construct(self, hidden, mask_bias, dropout=None):
+        attended = self.attention(hidden, mask_bias, dropout)
+        return self.output(self.intermediate(attended), attended, dropout)
 
 
 class BertEncoder(nn.Cell):
@@ -141,9 +142,9 @@ class BertEncoder(nn.Cell):
         super().__init__()
         self.layer = nn.CellList([BertLayer(config, i) for i in range(config.num_hidden_layers)])
 
-    def construct(self, hidden, mask_bias, keys=None):
+    def construct(self, hidden, mask_bias, dropout=None):
         for layer in self.layer:
-            hidden = layer(hidden, mask_bias, keys)
+            hidden = layer(hidden, mask_bias, dropout)
         return hidden
 
 
@@ -158,7 +159,7 @@ class BertPooler(nn.Cell):
 
 
 class BertModel(nn.Cell):
-    """Encoder: (input_ids, token_type_ids, attention_mask, dropout_keys) → (sequence_output, pooled_output)."""
+    """Encoder: (input_ids, token_type_ids, attention_mask, dropout) → (sequence_output, pooled_output)."""
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
@@ -167,15 +168,15 @@ class BertModel(nn.Cell):
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
 
-    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout_keys=None):
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout=None):
         if token_type_ids is None:
             token_type_ids = ops.zeros_like(input_ids)
         if attention_mask is None:
             attention_mask = ops.ones_like(input_ids)
-        hidden = self.embeddings(input_ids, token_type_ids, dropout_keys)
+        hidden = self.embeddings(input_ids, token_type_ids, dropout)
         # The standard extended mask: 0 where attended, -10000 on padding, broadcast over heads.
         mask_bias = (1.0 - attention_mask[:, None, None, :].astype(hidden.dtype)) * -10000.0
-        hidden = self.encoder(hidden, mask_bias, dropout_keys)
+        hidden = self.encoder(hidden, mask_bias, dropout)
         pooled = self.pooler(hidden) if self.pooler is not None else hidden[:, 0]
         return hidden, pooled
 
@@ -244,17 +245,17 @@ class BertForPreTraining(nn.Cell):
         self.cls = BertPreTrainingHeads(config)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None,
-                  dropout_keys=None):
-        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
+                  dropout=None):
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout)
         if masked_lm_positions is not None:
             sequence_output = gather_positions(sequence_output, masked_lm_positions)
         return self.cls(sequence_output, pooled_output, self.bert.embeddings.word_embeddings.embedding_table)
 
     def mlm_nll(self, input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids,
-                dropout_keys=None):
+                dropout=None):
         """The training path: (MLM nll [B·P], predicted ids [B·P], NSP logits [B, 2]), the MLM head at the
         masked positions only and without [B·P, V] logits (`layers.OutputNLL`)."""
-        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
+        sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout)
         hidden = gather_positions(sequence_output, masked_lm_positions)
         table = self.bert.embeddings.word_embeddings.embedding_table
         nll, predicted = self.cls.predictions.nll(hidden, table, masked_lm_ids)
@@ -269,9 +270,9 @@ class BertForSequenceClassification(nn.Cell):
         self.config = config
         self.num_labels = num_labels
         self.bert = BertModel(config)
-        self.dropout = Dropout(config.hidden_dropout_prob, "classifier")
+        self.dropout = Dropout(config.hidden_dropout_prob, "classifier", (config.hidden_size,))
         self.classifier = _dense(config, config.hidden_size, num_labels)
 
-    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout_keys=None):
-        _, pooled = self.bert(input_ids, token_type_ids, attention_mask, dropout_keys)
-        return self.classifier(self.dropout(pooled, dropout_keys))
+    def construct(self, input_ids, token_type_ids=None, attention_mask=None, dropout=None):
+        _, pooled = self.bert(input_ids, token_type_ids, attention_mask, dropout)
+        return self.classifier(self.dropout(pooled, dropout))

@@ -36,17 +36,17 @@ def build(cfg: PretrainConfig, world: int, total_steps: int):
     return model, step.optimizer, step
 
 
-def to_inputs(micro_batches, global_batch: int, world: int, dropout_keys=None):
+def to_inputs(micro_batches, global_batch: int, world: int, dropout=None):
     """numpy micro-batches → tensors + the global denominators of Google's losses (+ each
-    micro-batch's dropout keys when training)."""
+    micro-batch's `dropout` input when training: `bert.dropout.DropoutInputs`)."""
     import mindspore as ms
 
     from bert.train.distributed import all_reduce_sum
 
     masked = all_reduce_sum([float(sum(b[5].sum() for b in micro_batches))], world)[0]
     extra = (ms.Tensor(masked + 1e-5, ms.float32), ms.Tensor(float(global_batch), ms.float32))
-    keys = [(ms.Tensor(k),) for k in dropout_keys] if dropout_keys is not None else [()] * len(micro_batches)
-    return [tuple(ms.Tensor(c) for c in batch) + extra + k for batch, k in zip(micro_batches, keys)], masked
+    dropout = [(d,) for d in dropout] if dropout is not None else [()] * len(micro_batches)
+    return [tuple(ms.Tensor(c) for c in batch) + extra + d for batch, d in zip(micro_batches, dropout)], masked
 
 
 def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_rows: int) -> dict:
@@ -77,6 +77,7 @@ def main(argv=None) -> int:
 def train(cfg: PretrainConfig, stop) -> int:
     import mindspore as ms
 
+    from bert.dropout import DropoutInputs
     from bert.train import distributed
     from bert.train.checkpointing import CheckpointManager, check_writable, resolve_init, weights_only
     from bert.train.metrics import MetricsLogger
@@ -87,7 +88,7 @@ def train(cfg: PretrainConfig, stop) -> int:
     eval_files = resolve_files(cfg.eval_data) if cfg.eval_data else None
     eval_rows = (check_files(eval_files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
                  if eval_files else 0)
-    rank, world = distributed.setup(cfg.device_target, cfg.precision)
+    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
     check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
     latest = checkpoints.latest()
@@ -100,6 +101,7 @@ def train(cfg: PretrainConfig, stop) -> int:
     feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, rank, world, cfg.seed, num_rows)
     total_steps = cfg.total_steps or cfg.epochs * feed.steps_per_epoch
     model, optimizer, step_cell = build(cfg, world, total_steps)
+    dropout = DropoutInputs(model, cfg.max_seq_length, cfg.dropout_masks)
 
     global_step, log_window = 0, []
     if latest is not None:
@@ -133,7 +135,8 @@ def train(cfg: PretrainConfig, stop) -> int:
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(optimizer.learning_rate(optimizer.global_step).asnumpy().reshape(-1)[0])
             start = time.time()
-            inputs, masked = to_inputs(micro, feed.global_batch, world, feed.dropout_keys(global_step))
+            inputs, masked = to_inputs(micro, feed.global_batch, world,
+                                       [dropout(keys) for keys in feed.dropout_keys(global_step)])
             m = step_cell.step(inputs)
             global_step += 1
             stopping = distributed.agree_to_stop(bool(stop), world)

@@ -87,3 +87,20 @@ def kill_after_checkpoint(argv: list, checkpoint: Path, timeout: float = 300):
     stdout, _ = proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     return stdout
+
+
+def run_msrun(module: str, *args, log_dir: Path, workers: int = 2, timeout: int = 600) -> str:
+    """`msrun` with `workers` local workers running `python -m module args…`; returns worker 0's log."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO)}
+    port = 20000 + os.getpid() % 20000
+    run = subprocess.run([str(Path(sys.executable).parent / "msrun"), f"--worker_num={workers}",
+                          f"--local_worker_num={workers}", f"--master_port={port}", "--join=True",
+                          f"--log_dir={log_dir}", "python", "-m", module, *map(str, args)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    log = (Path(log_dir) / "worker_0.log").read_text()
+    assert run.returncode == 0, log[-3000:]
+    return log

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import REPO, kill_after_checkpoint, run_module, tensorboard_scalars
+from conftest import REPO, kill_after_checkpoint, run_module, run_msrun, tensorboard_scalars
 
 STEP_LINE = re.compile(r"^step: (\d+)/\d+, .*?loss: ([\d.]+), masked_lm_loss: ([\d.]+), next_sentence_loss: ([\d.]+)")
 STEPS = 8
@@ -140,16 +140,7 @@ def test_a_checkpoint_cut_off_mid_write_is_ignored(baseline, tmp_path):
 
 
 def test_two_processes_give_the_losses_of_one_with_the_same_global_batch(wiki_8k, baseline, tmp_path):
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
-    port = 20000 + os.getpid() % 20000
-    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "msrun"), "--worker_num=2",
-                          "--local_worker_num=2", f"--master_port={port}", "--join=True",
-                          f"--log_dir={tmp_path}/msrun", "python", "-m", "bert.pretrain",
-                          *map(str, args_for(wiki_8k, tmp_path, "train_batch_size=4"))],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    log = (tmp_path / "msrun" / "worker_0.log").read_text()
-    assert run.returncode == 0, log[-3000:]
+    log = run_msrun("bert.pretrain", *args_for(wiki_8k, tmp_path, "train_batch_size=4"), log_dir=tmp_path / "msrun")
     assert "2 worker(s) × 4 × 1 = 8 per step" in log
     two = losses(log)
     assert sorted(two) == list(range(1, STEPS + 1))

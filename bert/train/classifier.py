@@ -73,7 +73,7 @@ class ClassifierTask:
         latest = checkpoints.latest()
         if latest is not None:
             check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
-        rank, world = distributed.setup(cfg.device_target, cfg.precision)
+        rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
         if not cfg.jit:
             ms.set_context(mode=ms.PYNATIVE_MODE)
         ms.set_seed(cfg.seed)
@@ -125,13 +125,16 @@ def logits_of(model, columns, batch_size: int, jit: bool = True) -> np.ndarray:
 
 def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_inputs: Callable, tag: str,
                      extra_results: dict | None = None) -> int:
-    """The train loop: `feed` yields (step, micro-batches), `make_inputs(micro_batch, dropout_keys)`
-    turns one into the loss net's tensors; dev evaluation at each epoch end (and every eval_steps),
-    best checkpoint, checkpoints every save_steps, results at the end. Returns the exit code."""
+    """The train loop: `feed` yields (step, micro-batches), `make_inputs(micro_batch, dropout)`
+    turns one and the model's dropout input into the loss net's tensors; dev evaluation at each
+    epoch end (and every eval_steps), best checkpoint, checkpoints every save_steps, results at
+    the end. Returns the exit code."""
+    from bert.dropout import DropoutInputs
     from bert.train import distributed
     from bert.train.metrics import MetricsLogger
 
     cfg, rank, output = task.cfg, task.rank, task.output
+    dropout = DropoutInputs(model, cfg.max_length, cfg.dropout_masks)
     total_steps = cfg.epochs * feed.steps_per_epoch
     global_step, best, history, log_window = 0, {"accuracy": -1.0, "step": 0}, [], []
     if task.latest is not None:
@@ -171,7 +174,8 @@ def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_in
         for _, micro in feed.epoch(epoch, in_epoch):
             lr = float(step_cell.optimizer.learning_rate(step_cell.optimizer.global_step).asnumpy().reshape(-1)[0])
             start = time.time()
-            m = step_cell.step([make_inputs(b, k) for b, k in zip(micro, feed.dropout_keys(global_step))])
+            keys = feed.dropout_keys(global_step)
+            m = step_cell.step([make_inputs(b, dropout(k)) for b, k in zip(micro, keys)])
             global_step += 1
             stopping = distributed.agree_to_stop(bool(stop), task.world)
             logger.window.append({"loss": m["loss"], "time": time.time() - start})

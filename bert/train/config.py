@@ -9,6 +9,7 @@ from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrid
 from bert.device import CHOICES as DEVICES
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+DROPOUT_MASKS = ("auto", "host", "device")  # bert.dropout.DropoutInputs
 OPTIMIZERS = ("adamw", "lamb")
 
 
@@ -52,6 +53,8 @@ class PretrainConfig:
     device_target: str = "auto"  # auto (what the task sees: NPU, else GPU, else CPU) | CPU | GPU | Ascend
     jit: bool = True  # graph mode for the train step; false = PyNative, for debugging
     precision: str = "fp32"  # fp16/bf16: mindspore.amp mixed precision (Ascend/GPU)
+    deterministic: bool = True  # ms.set_deterministic: bit-repeatable GPU/Ascend kernels and HCCL sums (slower there)
+    dropout_masks: str = "auto"  # host (numpy) | device (in the graph) | auto: host on CPU; the same masks either way
     loss_scale: str = "dynamic"  # dynamic | static
     loss_scale_value: float = 65536.0  # initial (dynamic) or fixed (static) scale; fp32 uses 1
     train_batch_size: int = 32  # per device and micro-batch
@@ -76,6 +79,8 @@ class PretrainConfig:
         if self.precision != "fp32" and self.device_target == "CPU":
             raise ConfigError(f"precision {self.precision} needs GPU or Ascend: MindSpore has no fast "
                               f"half-precision CPU kernels (use fp32)")
+        if self.dropout_masks not in DROPOUT_MASKS:
+            raise ConfigError(f"dropout_masks {self.dropout_masks!r} is not one of {', '.join(DROPOUT_MASKS)}")
         if self.loss_scale not in ("dynamic", "static") or self.loss_scale_value <= 0:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         for key in ("train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
@@ -132,6 +137,8 @@ class FinetuneConfig:
     device_target: str = "auto"
     jit: bool = True
     precision: str = "fp32"  # fp16/bf16 on GPU/Ascend (seed's --amp)
+    deterministic: bool = True
+    dropout_masks: str = "auto"
     loss_scale: str = "dynamic"
     loss_scale_value: float = 65536.0
     train_batch_size: int = 32

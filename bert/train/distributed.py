@@ -13,9 +13,11 @@ def launched_distributed() -> bool:
     return int(os.environ.get("MS_WORKER_NUM", "1")) > 1 or os.environ.get("MS_ROLE") == "MS_WORKER"
 
 
-def setup(device_target: str, precision: str = "fp32") -> tuple[int, int]:
-    """Select the device (bert.device: `auto` follows what this process sees) and join the group
-    if launched as several workers → (rank, world). Bad device → DeviceError before any work."""
+def setup(device_target: str, precision: str = "fp32", deterministic: bool = False) -> tuple[int, int]:
+    """Select the device (bert.device: `auto` follows what this process sees), switch on
+    MindSpore's deterministic kernels and collectives if asked (before joining, as its docs
+    require), and join the group if launched as several workers → (rank, world). Bad device →
+    DeviceError before any work."""
     from bert.device import DeviceError, device_index, resolve
 
     device, why = resolve(device_target)
@@ -27,6 +29,8 @@ def setup(device_target: str, precision: str = "fp32") -> tuple[int, int]:
     else:  # one process per accelerator: the launcher (msrun or jobs/launch.py) exports DEVICE_ID
         ms.set_device(device, device_index(device, int(os.environ.get("DEVICE_ID", "0"))))
     print(f"device: {device} ({why})", flush=True)
+    if deterministic:
+        ms.set_deterministic(True)
     if not launched_distributed():
         return 0, 1
     from mindspore.communication import get_group_size, get_rank, init

@@ -4,7 +4,7 @@ The MLM loss is Google's sum(weights · nll) / (sum(weights) + 1e-5) and the NSP
 over examples — with both denominators taken over the *global* batch (all micro-batches of all
 ranks, passed in), so per-micro-batch, per-rank losses and gradients simply add up to the
 full-batch ones: accumulation and data parallelism change nothing numerically. Each loss net
-takes the examples' dropout keys last (`bert.dropout`), None for evaluation.
+takes the model's `dropout` input last (`bert.dropout.DropoutInputs`), None for evaluation.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ class PretrainingLoss(nn.Cell):
         self.model = model
 
     def construct(self, input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids,
-                  masked_lm_weights, next_sentence_labels, mlm_denominator, nsp_denominator, dropout_keys=None):
+                  masked_lm_weights, next_sentence_labels, mlm_denominator, nsp_denominator, dropout=None):
         mlm_nll, mlm_predicted, nsp_logits = self.model.mlm_nll(input_ids, segment_ids, input_mask,
-                                                               masked_lm_positions, masked_lm_ids, dropout_keys)
+                                                               masked_lm_positions, masked_lm_ids, dropout)
         weights = masked_lm_weights.reshape(-1)
         labels = next_sentence_labels.reshape(-1)
         mlm_sum = (mlm_nll * weights).sum()
@@ -47,8 +47,8 @@ class ClassificationLoss(nn.Cell):
         super().__init__(auto_prefix=False)
         self.model = model
 
-    def construct(self, input_ids, token_type_ids, attention_mask, labels, denominator, dropout_keys=None):
-        logits = self.model(input_ids, token_type_ids, attention_mask, dropout_keys)
+    def construct(self, input_ids, token_type_ids, attention_mask, labels, denominator, dropout=None):
+        logits = self.model(input_ids, token_type_ids, attention_mask, dropout)
         nll_sum = token_nll(logits, labels).sum()
         correct = (logits.argmax(-1) == labels).astype(ms.float32).sum()
         return nll_sum / denominator, (nll_sum, correct)
@@ -66,8 +66,8 @@ class DistillationLoss(nn.Cell):
         self.temperature, self.soft_weight = temperature, soft_weight
 
     def construct(self, input_ids, token_type_ids, attention_mask, labels, label_weights, teacher_logits,
-                  denominator, dropout_keys=None):
-        logits = self.model(input_ids, token_type_ids, attention_mask, dropout_keys).astype(ms.float32)
+                  denominator, dropout=None):
+        logits = self.model(input_ids, token_type_ids, attention_mask, dropout).astype(ms.float32)
         t = self.temperature
         teacher_log_p = ops.log_softmax(teacher_logits / t, -1)
         kl = (ops.exp(teacher_log_p) * (teacher_log_p - ops.log_softmax(logits / t, -1))).sum(-1)
