@@ -28,7 +28,7 @@ demo: $(STAMP)
 	  distill.model.name=L2-H128 distill.epochs=2 distill.optim.learning_rate=5e-4
 
 test: $(STAMP)
-	"$(PY)" -m pytest -q tests
+	"$(PY)" -m pytest -q --durations=20 tests
 
 clean-demo:
 	rm -rf outputs/demo

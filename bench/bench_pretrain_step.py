@@ -15,6 +15,10 @@ masked positions only — the same work as the MindSpore model (HF's own loss co
 synthetic batches (random ids, 20 masked positions per row, BERT's 80/10/10 replacement, some
 rows padded, random NSP labels).
 
+The MindSpore side also times the model's dropout against the dropout it replaced (`--dropouts`:
+bert.dropout with host masks — the CPU default —, with masks made in the graph, MindSpore's
+nn.Dropout, dropout 0; `--repeat` interleaves repeated runs and the ratio takes their medians).
+
 Warmup steps (graph compile, torch.compile) are excluded; each row reports the median and p90
 step time over --steps steps, samples/s, the CPU cores the process kept busy, the cores other
 processes took meanwhile (contention: on a shared 2-core machine torch with 2 threads slows
@@ -343,6 +347,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--no-graph", action="store_true", help="skip the MindSpore graph-mode (jit) run")
     parser.add_argument("--pynative", action="store_true", help="also time MindSpore with jit=False (PyNative)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the --dropouts list this many times, interleaved (step times drift by a few "
+                             "percent between runs of one process; default 1)")
     parser.add_argument("--dropouts", default="counter,framework",
                         help="MindSpore graph runs, one per dropout: counter (bert.dropout with host masks, the CPU "
                              "default), device (bert.dropout, masks made in the graph: the GPU/Ascend default), "
@@ -411,14 +418,15 @@ def main(argv=None) -> int:
             ms.runtime.dispatch_threads_num(args.ms_dispatch_threads)
         tag = "".join(f", {k} {v}" for k, v in (("threads_num", args.ms_threads),
                                                 ("dispatch", args.ms_dispatch_threads)) if v is not None)
-        runs = [] if args.no_graph else [(True, d) for d in args.dropouts.split(",")]
+        runs = [] if args.no_graph else [(True, d) for _ in range(args.repeat) for d in args.dropouts.split(",")]
         runs += [(False, "counter")] if args.pynative else []
         for jit, dropout in runs:
             if dropout not in DROPOUTS:
                 parser.error(f"--dropouts: {dropout!r} is not one of {', '.join(DROPOUTS)}")
             name = f"MindSpore {ms.__version__} {'graph (jit)' if jit else 'PyNative'}{tag}, {DROPOUTS[dropout]}"
+            name += f" #{sum(k.startswith(name) for k in results) + 1}" if args.repeat > 1 else ""
             quiet(name)
-            results[name] = mindspore_run(args, batches, jit=jit, dropout=dropout)
+            results[name] = {**mindspore_run(args, batches, jit=jit, dropout=dropout), "dropout": dropout, "jit": jit}
 
     if args.torch_python is None:
         print("torch reference skipped: pass --torch-python")
@@ -473,12 +481,17 @@ def report(results: dict, args) -> None:
     if contended:
         print(f"WARNING: contended runs, re-run on a quiet machine (or with --wait-quiet): {', '.join(contended)}")
     ms_runs = {k: v for k, v in ok.items() if k.startswith("MindSpore")}
-    counter = next((v for k, v in ms_runs.items() if "graph" in k and k.endswith(DROPOUTS["counter"])), None)
-    if counter is not None and len(ms_runs) > 1:
-        print("\nstep time of the counter-based dropout ÷ each other MindSpore run (< 1: the counter-based one is faster):")
-        for k, v in ms_runs.items():
-            if v is not counter:
-                print(f"  ÷ {k}: {counter['median_s'] / v['median_s']:.3f}")
+    graph = {}  # dropout → the median step times of its graph-mode runs
+    for v in ms_runs.values():
+        if v["jit"]:
+            graph.setdefault(v["dropout"], []).append(v["median_s"])
+    if "counter" in graph and len(graph) > 1:
+        print("\nstep time with bert.dropout's host masks ÷ with each other dropout, graph mode (median over "
+              "runs; < 1: ours is faster):")
+        for dropout, times in graph.items():
+            if dropout != "counter":
+                print(f"  ÷ {DROPOUTS[dropout]}: {np.median(graph['counter']) / np.median(times):.3f} "
+                      f"({len(graph['counter'])} vs {len(times)} runs)")
     torch_runs = {k: v for k, v in ok.items() if k.startswith("HF")}
     if ms_runs and torch_runs:
         print("\nratios (MindSpore samples/s ÷ HF samples/s; > 1 means MindSpore is faster):")

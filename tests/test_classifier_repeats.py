@@ -25,7 +25,7 @@ def data(tmp_path_factory):
 def teacher(data, tmp_path_factory):
     """An L2-H128 finetuned here, with dropout, teaches the distillation runs."""
     out = tmp_path_factory.mktemp("teacher")
-    run = run_module("bert.finetune", *args_for("finetune", data, out, None, "epochs=2"))
+    run = run_module("bert.finetune", *args_for("finetune", data, out, None))
     assert run.returncode == 0, run.stderr[-3000:]
     return out / "best"
 
@@ -80,18 +80,10 @@ def assert_same_losses(stage, out, ref, atol=1e-5):
 
 def test_the_same_command_gives_the_same_run(baseline, data, teacher, tmp_path):
     stage, ref = baseline
+    config = json.loads((ref / "checkpoints" / f"step_{STEPS:08d}" / "bert_config.json").read_text())
+    assert config["hidden_dropout_prob"] == 0.1 and config["attention_probs_dropout_prob"] == 0.1  # the default
     run_stage(stage, *args_for(stage, data, tmp_path, teacher))
     assert_same_run(stage, tmp_path, ref)
-
-
-def test_dropout_is_on(baseline, data, teacher, tmp_path):
-    stage, ref = baseline
-    run_stage(stage, *args_for(stage, data, tmp_path, teacher, "model.hidden_dropout_prob=0",
-                               "model.attention_probs_dropout_prob=0", "epochs=1"))
-    config = json.loads((ref / "checkpoints" / f"step_{STEPS:08d}" / "bert_config.json").read_text())
-    assert config["hidden_dropout_prob"] == 0.1 and config["attention_probs_dropout_prob"] == 0.1
-    without, with_ = scalars(stage, tmp_path), scalars(stage, ref)
-    assert abs(without[f"{stage}/train_loss"][0][1] - with_[f"{stage}/train_loss"][0][1]) > 1e-4
 
 
 def test_a_run_killed_after_a_checkpoint_resumes_bit_for_bit(baseline, data, teacher, tmp_path):

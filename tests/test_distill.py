@@ -14,7 +14,7 @@ from bert.data.sst2_demo import write_demo
 from conftest import REPO, run_module
 
 LABELLED, TRANSFER = 200, 1000
-# Dropout off: runs are then reproducible (MindSpore's CPU dropout is not, see test_finetune.py).
+# Dropout off, as the thresholds were measured (see test_finetune.py); with dropout: test_classifier_repeats.py.
 COMMON = ["init=null", f"vocab={assets.uncased_vocab()}", "log_interval=1000", "model.hidden_dropout_prob=0",
           "model.attention_probs_dropout_prob=0"]
 STUDENT = ["model.name=L2-H128", "optim.learning_rate=1e-3"]

@@ -25,9 +25,9 @@ def sst2(tmp_path_factory):
     return write_demo(tmp_path_factory.mktemp("sst2"))
 
 
-# Dropout off: MindSpore 2.10's CPU dropout is not reproducible from run to run (same seed, runs
-# part after a few steps, measured), and at lr 1e-3 from scratch that swung the best accuracy
-# between 82 % and 100 %; without dropout every run of a command is the same run.
+# Dropout off: the accuracy thresholds here were measured without dropout (with MindSpore's old
+# CPU dropout, not reproducible, runs at lr 1e-3 swung between 82 % and 100 %). Runs with dropout
+# on repeat bit for bit now: tests/test_classifier_repeats.py.
 DETERMINISTIC = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0"]
 # lr 5e-4 (dev accuracy 90 → 96.5 → 98 → 100 % over the 4 epochs): at 1e-3 the model sits on the
 # 50 % plateau for 2–3 epochs and last-bit differences in the backward decide when it leaves

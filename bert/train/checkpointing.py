@@ -4,7 +4,8 @@ temporary name and renamed, `latest` pointing at the newest complete one, the la
 A checkpoint directory is also a model directory (bert_config.json + model.safetensors), so
 `bert.convert.load_pretrained` and finetuning read it directly. Besides it holds
 `train_state.safetensors` (optimizer moments and step, loss scale, skipped-step count, gradient
-buffers) and `state.json` (step, data cursor, seed, the resolved config).
+buffers) and `state.json` (step, data cursor, seed, the steps not yet logged to TensorBoard, the
+resolved config). Dropout needs nothing more: its masks follow from seed and step (bert.dropout).
 """
 from __future__ import annotations
 
