@@ -2,7 +2,7 @@
 
 The masks, exactly:
 - example key k = `example_keys(seed, step, slot)`, slot = the example's place in the step's
-  global batch (`bert.train.data.StepOrder.slots`): not its rank or micro-batch;
+  global batch (`bert.train.data.StepOrder.dropout_keys`): not its rank or micro-batch;
 - site key s = lowbias32(k xor crc32(site name)); sites are the embeddings, each layer's
   attention probabilities, attention output and FFN output, and the classifier;
 - word i = lowbias32((i · 0x9E3779B1 mod 2³²) xor s); its low and high 16 bits are the uniforms
