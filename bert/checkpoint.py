@@ -47,8 +47,9 @@ def is_model_dir(path: str | os.PathLike) -> bool:
 
 
 def save_model_dir(out_dir: str | os.PathLike, config: BertConfig, state: dict[str, np.ndarray],
-                   vocab_file: str | os.PathLike | None = None) -> Path:
-    """Write config, weights (and vocab) into `out_dir` under a temporary name, then rename."""
+                   vocab_file: str | os.PathLike | None = None, extra: dict[str, str] | None = None) -> Path:
+    """Write config, weights (and vocab, and `extra` text files: name → text) into `out_dir` under
+    a temporary name, then rename."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with atomic_directory(out_dir) as tmp:
@@ -56,6 +57,8 @@ def save_model_dir(out_dir: str | os.PathLike, config: BertConfig, state: dict[s
         save_state(tmp / WEIGHTS_FILE, state)
         if vocab_file is not None:
             shutil.copyfile(vocab_file, tmp / VOCAB_FILE)
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
     return out_dir
 
 

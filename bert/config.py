@@ -116,10 +116,15 @@ T = typing.TypeVar("T")
 def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     """Build dataclass `cls` from `data`; unknown keys and ill-typed values raise ConfigError."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(fields))})")
+    for k, v in data.items():  # a nested section given in part keeps the rest of the class's own default
+        if isinstance(v, dict) and fields[k].default_factory is not dataclasses.MISSING:
+            default = fields[k].default_factory()
+            if dataclasses.is_dataclass(default):
+                data = {**data, k: merge(dataclasses.asdict(default), v)}
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
     obj = cls(**kwargs)
     check = getattr(obj, "validate", None)

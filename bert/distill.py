@@ -1,12 +1,13 @@
-"""Task distillation (Well-Read Students, Turc et al. 2019): a teacher finetuned on the task, a
-pretrained compact student and GLUE-format task data (+ unlabeled transfer sentences) in; the
-student trained on the teacher's temperature-scaled class distribution out, evaluated on dev as
-finetuning is (accuracy lines, best checkpoint, results.json, SST-2.tsv, TensorBoard `distill/`).
+"""Task distillation (Well-Read Students, Turc et al. 2019): a teacher finetuned on a GLUE task, a
+pretrained compact student and the task's folder (+ unlabeled transfer examples) in; the student
+trained on the teacher's temperature-scaled class distribution (its score, for STS-B) out,
+evaluated on dev as finetuning is (metric lines, best checkpoint, results.json, submission files,
+TensorBoard).
 
     python -m bert.distill --config configs/distill_sst2.yaml teacher=… init=… [key=value …]
 
 The teacher runs in inference mode only (no dropout, no gradients). With cache_teacher (the
-default) its logits over the transfer set are computed once into output_dir/teacher_logits.npy,
+default) its outputs over the training + transfer set are computed once into output_dir/teacher_logits.npy,
 keyed by the teacher's weights and the tokenized inputs (a changed teacher or set recomputes
 them), so the student's epochs never run the teacher; cache_teacher=false runs it on every batch.
 """
@@ -26,10 +27,13 @@ from bert.atomic import temporary_sibling, write_text_atomic
 from bert.checkpoint import VOCAB_FILE, CheckpointError
 from bert.config import ConfigError
 from bert.data.extract import DataError
-from bert.data.sst2 import encode
+from bert.data.glue import Examples, encode
+from bert.glue_metrics import format_metrics
 from bert.tokenization import read_vocab
+from bert.train.classifier import Classification, TaskData, outputs_of
 from bert.train.cli import run_cli
 from bert.train.config import DistillConfig
+from bert.train.loop import open_run, train
 
 CACHE_FILE, CACHE_KEY_FILE = "teacher_logits.npy", "teacher_logits.json"
 
@@ -39,14 +43,22 @@ def main(argv=None) -> int:
                    "teacher=outputs/finetune/sst2-L12-H768/best init=outputs/pretrain/L4-H256/checkpoints")
 
 
-def read_transfer(path: Path, tokenizer, max_length: int) -> tuple[np.ndarray, ...]:
-    """Unlabeled sentences, one per line (blank lines skipped) → model input columns."""
+def read_transfer(path: Path, task, tokenizer, max_length: int) -> dict[str, np.ndarray]:
+    """Unlabeled examples, one per line (a pair task's two sentences tab-separated; blank lines
+    skipped) → model input columns."""
     if not path.is_file():
         raise DataError(f"transfer data {path} does not exist")
-    texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not texts:
-        raise DataError(f"transfer data {path} holds no sentences")
-    return encode(tokenizer, texts, max_length)
+    rows = [(number, line) for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if line.strip()]
+    if not rows:
+        raise DataError(f"transfer data {path} holds no examples")
+    fields = [line.split("\t") for _, line in rows]
+    width = 2 if task.is_pair else 1
+    for (number, _), parts in zip(rows, fields):
+        if len(parts) != width:
+            raise DataError(f"{path}:{number}: expected {width} tab-separated field(s) for {task.name}, got {len(parts)}")
+    examples = Examples([f[0] for f in fields], [f[1] for f in fields] if task.is_pair else None, None, None)
+    return encode(tokenizer, examples, max_length)
 
 
 def teacher_vocab(cfg: DistillConfig, source: Path) -> Path:
@@ -69,7 +81,7 @@ def check_same_vocab(teacher: Path, student: Path) -> None:
                       f"student pretrained with the teacher's vocab")
 
 
-def load_teacher(cfg: DistillConfig, student_vocab: Path):
+def load_teacher(cfg: DistillConfig, student_vocab: Path, num_labels: int):
     """(teacher classifier without dropout, its source, a digest of its weights)."""
     from bert.checkpoint import assign_state
     from bert.convert import read_any
@@ -83,7 +95,7 @@ def load_teacher(cfg: DistillConfig, student_vocab: Path):
         raise CheckpointError(f"teacher {source} has no classifier: distil from a model finetuned on the task "
                               f"(e.g. a finetuning run's best/)")
     config = dataclasses.replace(config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    model = BertForSequenceClassification(config, cfg.num_labels)
+    model = BertForSequenceClassification(config, num_labels)
     assign_state(model, state, unexpected_ok=("cls.",), source=f"teacher {source}")
     digest = hashlib.sha256()
     for name in sorted(state):
@@ -116,70 +128,78 @@ def cached_logits(output: Path, key: dict, compute, write: bool) -> tuple[np.nda
     return logits, False
 
 
-def distill(cfg: DistillConfig, stop) -> int:
-    import mindspore as ms
+class Distillation(Classification):
+    """The student against the teacher's outputs over train.tsv + the transfer set (bert.train.loss.DistillationLoss)."""
 
-    from bert.finetune import build_student
-    from bert.train.classifier import ClassifierTask, logits_of, train_classifier
-    from bert.train.data import ArrayFeed
+    def __init__(self, cfg: DistillConfig, run, data: TaskData, bert_config):
+        from bert.train.data import ArrayFeed
+        from bert.train.loss import DistillationLoss
+
+        import mindspore as ms
+
+        super().__init__(cfg, run, data, bert_config)
+        task = data.task
+        teacher, source, teacher_digest = load_teacher(cfg, data.vocab, task.num_labels)
+        columns = {k: data.train[k] for k in ("input_ids", "token_type_ids", "attention_mask", "labels")}
+        columns["label_weights"] = np.ones(len(columns["labels"]), np.float32)
+        if cfg.transfer_data:
+            extra = read_transfer(Path(cfg.transfer_data), task, data.tokenizer, cfg.max_length)
+            n = len(extra["input_ids"])
+            extra.update(labels=np.zeros(n, columns["labels"].dtype), label_weights=np.zeros(n, np.float32))
+            columns = {k: np.concatenate([columns[k], extra[k]]) for k in columns}
+        inputs = {k: columns[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        teacher_forward = ms.jit(teacher.construct) if cfg.jit else teacher.construct
+        teacher_dev = self.dev_metrics({name: outputs_of(teacher_forward, teacher, c, cfg.eval_batch_size)
+                                        for name, c in data.dev.items()})
+        self.teacher_score = next(iter(teacher_dev.values()))["score"]
+        if cfg.cache_teacher:
+            start = time.time()
+            key = {"teacher": str(source), "teacher_sha256": teacher_digest, "inputs_sha256": inputs_digest(inputs),
+                   "rows": len(columns["labels"]), "num_labels": task.num_labels}
+            columns["teacher_outputs"], reused = cached_logits(
+                run.output, key, lambda: outputs_of(teacher_forward, teacher, inputs, cfg.eval_batch_size)
+                .astype(np.float32), write=run.rank == 0)
+            origin = (f"{'read from' if reused else f'computed in {time.time() - start:.1f} s into'} "
+                      f"{run.output / CACHE_FILE}")
+            self.teacher = None
+        else:
+            origin = "computed live on every batch"
+            teacher.set_train(False)
+            self.teacher = teacher_forward
+        self.teacher_source = source
+        self.transfer_rows = len(columns["labels"]) - len(data.train["labels"])
+        self.feed = ArrayFeed(columns, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world, cfg.seed)
+        self.loss_net = DistillationLoss(self.model, cfg.temperature, cfg.soft_weight, task.labels is None)
+        self.name = (f"distilling into {bert_config.name} on {data.describe()} + {self.transfer_rows} transfer "
+                     f"examples, temperature {cfg.temperature:g}, soft weight {cfg.soft_weight:g}")
+        if run.rank == 0:
+            print(f"teacher {source}: dev {format_metrics({task.metrics[0]: self.teacher_score})}"
+                  f"{'' if len(task.metrics) == 1 else ' (score)'}; outputs {origin}", flush=True)
+
+    def inputs(self, batch, counts, dropout):
+        import mindspore as ms
+
+        names = ("input_ids", "token_type_ids", "attention_mask", "labels", "label_weights")
+        tensors = tuple(ms.Tensor(batch[name]) for name in names)
+        teacher = (ms.Tensor(batch["teacher_outputs"]) if self.teacher is None else self.teacher(*tensors[:3]))
+        return (*tensors, teacher, ms.Tensor(float(self.feed.global_batch), ms.float32), dropout)
+
+    def train_metrics(self, sums, counts):
+        return {"soft_loss": sums[0] / self.feed.global_batch, "hard_loss": sums[1] / self.feed.global_batch}
+
+    def results(self):
+        return {"teacher": str(self.teacher_source), "teacher_dev_score": self.teacher_score,
+                "transfer_rows": self.transfer_rows}
+
+
+def distill(cfg: DistillConfig, stop) -> int:
     from bert.train.checkpointing import resolve_init
-    from bert.train.loss import DistillationLoss
-    from bert.train.step import make_train_step
 
     resolve_init(Path(cfg.teacher), "teacher")  # before any heavy work
-    task = ClassifierTask.load(cfg)
-    teacher, source, teacher_digest = load_teacher(cfg, task.vocab)
-    *inputs, labels = task.train
-    label_weights = np.ones(len(labels), np.float32)
-    if cfg.transfer_data:
-        extra = read_transfer(Path(cfg.transfer_data), task.tokenizer, cfg.max_length)
-        inputs = [np.concatenate([a, b]) for a, b in zip(inputs, extra)]
-        labels = np.concatenate([labels, np.zeros(len(extra[0]), np.int32)])
-        label_weights = np.concatenate([label_weights, np.zeros(len(extra[0]), np.float32)])
-    rows = np.arange(len(labels), dtype=np.int32)
-    columns = (*inputs, labels, label_weights, rows)
-
-    teacher_dev = float((logits_of(teacher, task.dev, cfg.eval_batch_size, cfg.jit).argmax(-1) == task.dev[3]).mean())
-    if cfg.cache_teacher:
-        start = time.time()
-        key = {"teacher": str(source), "teacher_sha256": teacher_digest, "inputs_sha256": inputs_digest(inputs),
-               "rows": len(rows), "num_labels": cfg.num_labels}
-        cache, reused = cached_logits(task.output, key, lambda: logits_of(teacher, inputs, cfg.eval_batch_size, cfg.jit),
-                                      write=task.rank == 0)
-        origin = f"{'read from' if reused else f'computed in {time.time() - start:.1f} s into'} " \
-                 f"{task.output / CACHE_FILE}"
-        del teacher
-
-        def teacher_logits(batch):
-            return ms.Tensor(cache[batch[-1]])  # the last column holds the rows' indices
-    else:
-        origin = "computed live on every batch"
-        teacher.set_train(False)
-        forward = ms.jit(teacher.construct) if cfg.jit else teacher.construct
-
-        def teacher_logits(batch):
-            return forward(*(ms.Tensor(c) for c in batch[:3]))
-
-    feed = ArrayFeed(columns, cfg.train_batch_size, cfg.accumulation_steps, task.rank, task.world, cfg.seed)
-    total_steps = cfg.epochs * feed.steps_per_epoch
-    cfg.optim.warmup_steps = int(cfg.warmup_proportion * total_steps) or cfg.optim.warmup_steps
-    model = build_student(task)
-    loss_net = DistillationLoss(model, cfg.temperature, cfg.soft_weight)
-    step_cell = make_train_step(loss_net, model, cfg, task.world, total_steps)
-    denominator = ms.Tensor(float(feed.global_batch), ms.float32)
-    if task.rank == 0:
-        print(f"teacher {source}: dev accuracy {teacher_dev:.1%}; logits {origin}", flush=True)
-        print(f"distilling into {task.bert_config.name} on {task.dataset} ({len(task.train[0])} labelled + "
-              f"{len(rows) - len(task.train[0])} transfer sentences, {len(task.dev[0])} dev), temperature "
-              f"{cfg.temperature:g}, soft weight {cfg.soft_weight:g}: {feed.global_batch} per step, {total_steps} "
-              f"steps; TensorBoard: {Path(cfg.log_dir) / cfg.run / 'tb'}", flush=True)
-
-    def make_inputs(batch, dropout):
-        return (*(ms.Tensor(c) for c in batch[:5]), teacher_logits(batch), denominator, dropout)
-
-    return train_classifier(task, stop, model, step_cell, feed, make_inputs, "distill",
-                            {"teacher": str(source), "teacher_dev_accuracy": teacher_dev,
-                             "transfer_rows": int(len(rows) - len(task.train[0]))})
+    bert_config = cfg.bert_config()
+    data = TaskData.load(cfg, bert_config)
+    run = open_run(cfg, bert_config)
+    return train(cfg, Distillation(cfg, run, data, bert_config), run, stop)
 
 
 if __name__ == "__main__":

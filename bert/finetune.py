@@ -1,61 +1,53 @@
-"""SST-2 finetuning: a pretrained checkpoint (ours, Hugging Face or Google TF) + GLUE-format
-SST-2 in; dev accuracy, the best checkpoint, `results.json`, GLUE test predictions
-(`SST-2.tsv`) and TensorBoard scalars out.
+"""GLUE finetuning: a pretrained checkpoint (ours, Hugging Face or Google TF) + a GLUE task's folder
+in; dev metrics (GLUE's, per task), the best checkpoint, `results.json`, GLUE submission files
+(`<Task>.tsv`) and TensorBoard scalars out.
 
     python -m bert.finetune --config configs/finetune_sst2.yaml [key=value …]
+    python -m bert.finetune --config configs/finetune_sst2.yaml task=MRPC data_dir=glue/MRPC init=…
 
 Resumable like pretraining: a run whose output_dir holds checkpoints/ continues from there.
 """
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from bert.train.classifier import Classification, TaskData
 from bert.train.cli import run_cli
 from bert.train.config import FinetuneConfig
+from bert.train.loop import open_run, train
+
+INPUTS = ("input_ids", "token_type_ids", "attention_mask", "labels")
+
+
+class Finetuning(Classification):
+    """Cross-entropy with the labels (squared error for STS-B)."""
+
+    def __init__(self, cfg: FinetuneConfig, run, data: TaskData, bert_config):
+        from bert.train.data import ArrayFeed
+        from bert.train.loss import ClassificationLoss
+
+        super().__init__(cfg, run, data, bert_config)
+        self.name = f"finetuning {bert_config.name} on {data.describe()}"
+        self.feed = ArrayFeed(data.train, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world, cfg.seed)
+        self.loss_net = ClassificationLoss(self.model, regression=data.task.labels is None)
+
+    def inputs(self, batch, counts, dropout):
+        import mindspore as ms
+
+        return (*(ms.Tensor(batch[name]) for name in INPUTS), ms.Tensor(float(self.feed.global_batch), ms.float32),
+                dropout)
 
 
 def main(argv=None) -> int:
     return run_cli(argv, "python -m bert.finetune", __doc__, FinetuneConfig, finetune,
-                   "init=outputs/pretrain/…/checkpoints data_dir=data/SST-2 optim.learning_rate=5e-5")
-
-
-def build_student(task):
-    """The classifier, initialised from `init` unless a checkpoint of this run will be restored."""
-    from bert.convert import load_pretrained
-    from bert.model import BertForSequenceClassification
-    from bert.train.checkpointing import resolve_init
-
-    model = BertForSequenceClassification(task.bert_config, task.cfg.num_labels)
-    if task.latest is None and task.cfg.init:
-        source = resolve_init(Path(task.cfg.init))
-        load_pretrained(model, source, missing_ok=("classifier.",), unexpected_ok=("cls.",))
-        print(f"initialised encoder from {source}", flush=True)
-    return model
+                   "task=MRPC init=outputs/pretrain/…/checkpoints data_dir=data/glue/MRPC optim.learning_rate=5e-5")
 
 
 def finetune(cfg: FinetuneConfig, stop) -> int:
-    import mindspore as ms
-
-    from bert.train.classifier import ClassifierTask, train_classifier
-    from bert.train.data import ArrayFeed
-    from bert.train.loss import ClassificationLoss
-    from bert.train.step import make_train_step
-
-    task = ClassifierTask.load(cfg)
-    feed = ArrayFeed(task.train, cfg.train_batch_size, cfg.accumulation_steps, task.rank, task.world, cfg.seed)
-    total_steps = cfg.epochs * feed.steps_per_epoch
-    cfg.optim.warmup_steps = int(cfg.warmup_proportion * total_steps) or cfg.optim.warmup_steps
-    model = build_student(task)
-    step_cell = make_train_step(ClassificationLoss(model), model, cfg, task.world, total_steps)
-    denominator = ms.Tensor(float(feed.global_batch), ms.float32)
-    if task.rank == 0:
-        print(f"finetuning {task.bert_config.name} on {task.dataset} ({len(task.train[0])} train, "
-              f"{len(task.dev[0])} dev): {feed.global_batch} per step, {total_steps} steps; "
-              f"TensorBoard: {Path(cfg.log_dir) / cfg.run / 'tb'}", flush=True)
-    return train_classifier(task, stop, model, step_cell, feed,
-                            lambda batch, dropout: (*(ms.Tensor(c) for c in batch), denominator, dropout),
-                            "finetune")
+    bert_config = cfg.bert_config()
+    data = TaskData.load(cfg, bert_config)
+    run = open_run(cfg, bert_config)
+    return train(cfg, Finetuning(cfg, run, data, bert_config), run, stop)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ class WarmupPolynomialDecayLR(LearningRateSchedule):
 
     def __init__(self, cfg: OptimConfig, total_steps: int):
         super().__init__()
-        self.warmup_steps = cfg.warmup_steps
-        self.warmup = nn.WarmUpLR(cfg.learning_rate, max(1, cfg.warmup_steps))
+        self.warmup_steps = cfg.warmup(total_steps)
+        self.warmup = nn.WarmUpLR(cfg.learning_rate, max(1, self.warmup_steps))
         self.decay = nn.PolynomialDecayLR(cfg.learning_rate, cfg.end_learning_rate or 1e-12,
                                           max(1, total_steps), cfg.power)
 

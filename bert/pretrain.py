@@ -10,77 +10,98 @@ exit 0 (whether the job is then requeued is the launcher's call: jobs/launch.py)
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bert.checkpoint import check_config_match
-from bert.convert import load_pretrained
 from bert.train.cli import run_cli
 from bert.train.config import PretrainConfig
 from bert.train.data import PretrainingFeed, check_files, resolve_files
+from bert.train.loop import Run, Task, open_run, train
+
+# the model's input order (BertForPreTraining.mlm_nll) of the MindRecord columns
+INPUTS = ("input_ids", "segment_ids", "input_mask", "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
+          "next_sentence_labels")
 
 
-def build(cfg: PretrainConfig, world: int, total_steps: int):
-    """Model, optimizer and train step for this config."""
-    import mindspore as ms
+class Pretraining(Task):
+    """MLM + NSP on MindRecord shards; evaluated on held-out shards when eval_data is set."""
 
-    from bert.model import BertForPreTraining
-    from bert.train.loss import PretrainingLoss
-    from bert.train.step import make_train_step
+    def __init__(self, cfg: PretrainConfig, run: Run, files: list[Path], num_rows: int,
+                 eval_files: list[Path] | None, eval_rows: int):
+        from bert.convert import load_pretrained
+        from bert.model import BertForPreTraining
+        from bert.train.checkpointing import resolve_init
+        from bert.train.loss import PretrainingLoss
 
-    ms.set_seed(cfg.seed)
-    model = BertForPreTraining(cfg.bert_config())
-    step = make_train_step(PretrainingLoss(model), model, cfg, world, total_steps)
-    return model, step.optimizer, step
+        self.cfg, self.run = cfg, run
+        self.bert_config = cfg.bert_config()
+        self.name = f"pretraining {self.bert_config.name} on {num_rows} examples"
+        self.feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world,
+                                    cfg.seed, num_rows)
+        self.eval_files, self.eval_rows = eval_files, eval_rows
+        self.model = BertForPreTraining(self.bert_config)
+        self.loss_net = PretrainingLoss(self.model)
+        if run.latest is None and cfg.init:
+            source = resolve_init(Path(cfg.init))
+            left = load_pretrained(self.model, source, missing_ok=("cls.",))
+            print(f"initialised weights from {source}" + (f" ({len(left)} head tensors fresh)" if left else ""),
+                  flush=True)
 
+    def counts(self, micro_batches):
+        return [float(sum(b["masked_lm_weights"].sum() for b in micro_batches))]
 
-def to_inputs(micro_batches, global_batch: int, world: int, dropout=None):
-    """numpy micro-batches → tensors + the global denominators of Google's losses (+ each
-    micro-batch's `dropout` input when training: `bert.dropout.DropoutInputs`)."""
-    import mindspore as ms
+    def inputs(self, batch, counts, dropout):
+        import mindspore as ms
 
-    from bert.train.distributed import all_reduce_sum
+        return (*(ms.Tensor(batch[name]) for name in INPUTS), ms.Tensor(counts[0] + 1e-5, ms.float32),
+                ms.Tensor(float(self.feed.global_batch), ms.float32), dropout)
 
-    masked = all_reduce_sum([float(sum(b[5].sum() for b in micro_batches))], world)[0]
-    extra = (ms.Tensor(masked + 1e-5, ms.float32), ms.Tensor(float(global_batch), ms.float32))
-    dropout = [(d,) for d in dropout] if dropout is not None else [()] * len(micro_batches)
-    return [tuple(ms.Tensor(c) for c in batch) + extra + d for batch, d in zip(micro_batches, dropout)], masked
+    def train_metrics(self, sums, counts):
+        mlm_sum, nsp_sum, mlm_correct, nsp_correct = sums
+        masked, examples = max(counts[0], 1e-5), self.feed.global_batch
+        return {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
+                "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
 
+    def log_fields(self, step, avg):
+        return (f"loss: {avg['loss']:.6f}, masked_lm_loss: {avg['mlm_loss']:.6f}, "
+                f"next_sentence_loss: {avg['nsp_loss']:.6f}, mlm_acc: {avg['mlm_accuracy']:.4f}, "
+                f"nsp_acc: {avg['nsp_accuracy']:.4f}")
 
-def evaluate(step_cell, files, cfg: PretrainConfig, rank: int, world: int, num_rows: int) -> dict:
-    """MLM/NSP loss and accuracy on the held-out shards (first eval_batches global batches)."""
-    from bert.train.distributed import all_reduce_sum
+    def evaluate(self, step, step_cell):
+        """MLM/NSP loss and accuracy on the first eval_batches global batches of the held-out shards."""
+        from bert.train.distributed import all_reduce_sum
 
-    feed = PretrainingFeed(files, cfg.train_batch_size, 1, rank, world, cfg.seed, num_rows, shuffle=False)
-    sums = np.zeros(6)
-    for k, (_, micro) in enumerate(feed.epoch(0)):
-        if k >= cfg.eval_batches:
-            break
-        batch = to_inputs(micro, feed.global_batch, world)[0][0]
-        _, (mlm_sum, nsp_sum, mlm_correct, nsp_correct) = step_cell.evaluate(*batch)
-        sums += [float(x.asnumpy()) for x in (mlm_sum, nsp_sum, mlm_correct, nsp_correct)] + [
-            float(micro[0][5].sum()), feed.batch_size]
-    sums = np.array(all_reduce_sum(list(sums), world))
-    masked, examples = max(sums[4], 1e-5), max(sums[5], 1)
-    return {"eval/mlm_loss": sums[0] / masked, "eval/nsp_loss": sums[1] / examples,
-            "eval/loss": sums[0] / masked + sums[1] / examples,
-            "eval/mlm_accuracy": sums[2] / masked, "eval/nsp_accuracy": sums[3] / examples}
+        if not self.eval_files:
+            return {}
+        cfg, run = self.cfg, self.run
+        feed = PretrainingFeed(self.eval_files, cfg.train_batch_size, 1, run.rank, run.world, cfg.seed,
+                               self.eval_rows, shuffle=False)
+        sums = np.zeros(6)
+        for _, micro in zip(range(cfg.eval_batches), feed.epoch(0)):
+            _, metric_sums = step_cell.evaluate(*self.inputs(micro[0], [1.0], None))
+            sums += [float(x.asnumpy()) for x in metric_sums] + [float(micro[0]["masked_lm_weights"].sum()),
+                                                                 feed.batch_size]
+        mlm_sum, nsp_sum, mlm_correct, nsp_correct, masked, examples = all_reduce_sum(list(sums), run.world)
+        masked, examples = max(masked, 1e-5), max(examples, 1)
+        results = {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
+                   "loss": mlm_sum / masked + nsp_sum / examples,
+                   "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
+        if run.rank == 0:
+            print(f"eval (step {step}): " + ", ".join(f"{k}: {v:.4f}" for k, v in results.items()), flush=True)
+        return {f"eval/{k}": v for k, v in results.items()}
+
+    def finish(self, step, run):
+        print(f"done: step {step}, checkpoint {run.checkpoints.latest()}", flush=True)
 
 
 def main(argv=None) -> int:
-    return run_cli(argv, "python -m bert.pretrain", __doc__, PretrainConfig, train,
+    return run_cli(argv, "python -m bert.pretrain", __doc__, PretrainConfig, pretrain,
                    "data=data/wiki/examples model.name=L2-H128 optim.learning_rate=5e-4")
 
 
-def train(cfg: PretrainConfig, stop) -> int:
-    import mindspore as ms
-
-    from bert.dropout import DropoutInputs
-    from bert.train import distributed
-    from bert.train.checkpointing import CheckpointManager, check_writable, resolve_init, weights_only
-    from bert.train.metrics import MetricsLogger
+def pretrain(cfg: PretrainConfig, stop) -> int:
+    from bert.train.checkpointing import resolve_init
 
     bert_config = cfg.bert_config()
     files = resolve_files(cfg.data)
@@ -88,86 +109,10 @@ def train(cfg: PretrainConfig, stop) -> int:
     eval_files = resolve_files(cfg.eval_data) if cfg.eval_data else None
     eval_rows = (check_files(eval_files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
                  if eval_files else 0)
-    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
-    checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
-    check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
-    latest = checkpoints.latest()
-    if latest is not None:  # fail on another model's checkpoint before any heavy work
-        check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
-    init = resolve_init(Path(cfg.init)) if cfg.init and latest is None else None
-
-    if not cfg.jit:
-        ms.set_context(mode=ms.PYNATIVE_MODE)
-    feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, rank, world, cfg.seed, num_rows)
-    total_steps = cfg.total_steps or cfg.epochs * feed.steps_per_epoch
-    model, optimizer, step_cell = build(cfg, world, total_steps)
-    dropout = DropoutInputs(model, cfg.max_seq_length, cfg.dropout_masks)
-
-    global_step, log_window = 0, []
-    if latest is not None:
-        state = checkpoints.restore(latest, step_cell, bert_config)
-        global_step, log_window = state["step"], state.get("log_window", [])
-        print(f"resumed from {latest} at step {global_step}", flush=True)
-    elif init is not None:
-        left = load_pretrained(model, init, missing_ok=("cls.",))
-        print(f"initialised weights from {init}" + (f" ({len(left)} head tensors fresh)" if left else ""),
-              flush=True)
-
-    logdir = Path(cfg.log_dir) / cfg.run / "tb"
-    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict(), log_window)
-    if rank == 0:
-        print(f"pretraining {bert_config.name} on {num_rows} examples: {world} worker(s) × "
-              f"{cfg.train_batch_size} × {cfg.accumulation_steps} = {feed.global_batch} per step, "
-              f"{feed.steps_per_epoch} steps/epoch, {total_steps} steps; TensorBoard: {logdir}", flush=True)
-
-    def save():
-        window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
-        if rank == 0:
-            epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
-            checkpoints.save(step_cell, bert_config, {
-                "step": global_step, "epoch": epoch, "step_in_epoch": in_epoch,
-                "samples_seen": global_step * feed.global_batch, "seed": cfg.seed,
-                "world_size": world, "log_window": window, "config": cfg.to_dict()})
-
-    stopping = False
-    while global_step < total_steps and not stopping:
-        epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
-        for _, micro in feed.epoch(epoch, in_epoch):
-            lr = float(optimizer.learning_rate(optimizer.global_step).asnumpy().reshape(-1)[0])
-            start = time.time()
-            inputs, masked = to_inputs(micro, feed.global_batch, world,
-                                       [dropout(keys) for keys in feed.dropout_keys(global_step)])
-            m = step_cell.step(inputs)
-            global_step += 1
-            stopping = distributed.agree_to_stop(bool(stop), world)
-            mlm_sum, nsp_sum, mlm_correct, nsp_correct = m["sums"]
-            logger.train_step(global_step, {**m, "mlm_loss": mlm_sum / max(masked, 1e-5),
-                                            "nsp_loss": nsp_sum / feed.global_batch,
-                                            "mlm_accuracy": mlm_correct / max(masked, 1e-5),
-                                            "nsp_accuracy": nsp_correct / feed.global_batch},
-                              lr, time.time() - start, feed.global_batch, cfg.log_interval)
-            if eval_files and cfg.eval_steps and global_step % cfg.eval_steps == 0:
-                logger.scalars(global_step, evaluate(step_cell, eval_files, cfg, rank, world, eval_rows))
-            if global_step % cfg.save_steps == 0 or global_step == total_steps or stopping:
-                save()
-            if global_step >= total_steps or stopping:
-                break
-    if stopping:
-        if rank == 0:
-            who = stop.signal_name or "a stop request on another rank"
-            print(f"received {who}: saved step {global_step} to {checkpoints.latest()}, exiting",
-                  flush=True)
-        logger.close()
-        return 0
-    if eval_files and not cfg.eval_steps:
-        results = evaluate(step_cell, eval_files, cfg, rank, world, eval_rows)
-        logger.scalars(global_step, results)
-        if rank == 0:
-            print("eval: " + ", ".join(f"{k.split('/')[1]}: {v:.4f}" for k, v in results.items()), flush=True)
-    logger.close()
-    if rank == 0:
-        print(f"done: step {global_step}, checkpoint {checkpoints.latest()}", flush=True)
-    return 0
+    if cfg.init:
+        resolve_init(Path(cfg.init))  # a missing init fails before the process group forms
+    run = open_run(cfg, bert_config)
+    return train(cfg, Pretraining(cfg, run, files, num_rows, eval_files, eval_rows), run, stop)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,28 @@
-"""The sentence-classification run shared by bert.finetune and bert.distill: a task (tokenized
-GLUE-format splits, checkpoints, ranks) in; the train loop with dev evaluation, best checkpoint,
-resume, SIGUSR2 save-and-exit, TensorBoard scalars under `<tag>/`, `results.json` and GLUE test
-predictions out. The two stages differ only in their loss net and the extra inputs of a batch."""
+"""What bert.finetune and bert.distill share: a GLUE task's folder read and tokenized (`TaskData`),
+and the `Classification` task of the training loop — a BertForSequenceClassification (a score for
+STS-B) evaluated on the dev set(s) by GLUE's metrics, the best checkpoint kept by the task's
+score (`best/`, with the task's name and labels in task.json), `results.json` and GLUE's
+submission files at the end (`<Task>.tsv`; for MNLI also `AX.tsv` when the diagnostic is found).
+The two stages differ in their training columns and loss net."""
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from bert.atomic import write_text_atomic
-from bert.checkpoint import VOCAB_FILE, check_config_match, save_model_dir
+from bert.checkpoint import VOCAB_FILE, save_model_dir
 from bert.config import BertConfig, ConfigError
-from bert.data.sst2 import is_demo, load_split
+from bert.data import glue
+from bert.data.sst2 import is_demo
+from bert.glue_metrics import format_metrics, task_metrics, task_score
 from bert.tokenization import Tokenizer
+from bert.train.loop import Run, Task
+
+PERCENT = ("accuracy", "f1")  # metrics printed as percentages; the correlations as 3 decimals
+TASK_FILE = "task.json"  # in best/: the task and its label names, for predicting with the model
 
 
 def find_vocab(cfg) -> Path:
@@ -30,33 +36,33 @@ def find_vocab(cfg) -> Path:
     raise ConfigError("vocab is not set and no vocab.txt lies next to init: pass vocab=PATH")
 
 
-@dataclasses.dataclass
-class ClassifierTask:
-    """Everything a classification run reads before its first step."""
+def diagnostic_file(cfg) -> Path | None:
+    """AX for an MNLI run: `diagnostic`, else GLUE's diagnostic/diagnostic.tsv next to the MNLI folder."""
+    if cfg.diagnostic:
+        return Path(cfg.diagnostic)
+    default = Path(cfg.data_dir).parent / glue.DIAGNOSTIC_DIR / glue.DIAGNOSTIC.file
+    return default if cfg.task == "MNLI" and default.is_file() else None
 
-    cfg: object
-    bert_config: BertConfig
+
+@dataclasses.dataclass
+class TaskData:
+    """A GLUE task's splits, tokenized: column name → array (labels on train/dev, index on test)."""
+
+    task: glue.GlueTask
     vocab: Path
     tokenizer: Tokenizer
-    train: tuple[np.ndarray, ...]  # input_ids, token_type_ids, attention_mask, labels
-    dev: tuple[np.ndarray, ...]
-    test: tuple[np.ndarray, ...] | None  # … and indices instead of labels
-    dataset: str
-    output: Path
-    checkpoints: object
-    latest: Path | None
-    rank: int = 0
-    world: int = 1
+    train: dict[str, np.ndarray]
+    dev: dict[str, dict[str, np.ndarray]]  # dev set name → columns
+    test: dict[str, dict[str, np.ndarray]]  # submission stem → columns (the test files present)
+    dataset: str  # "MRPC", or "generated demo set (not MRPC)"
+    skipped: int  # malformed lines skipped (QQP)
 
     @classmethod
-    def load(cls, cfg) -> "ClassifierTask":
-        """Check vocab and checkpoints, tokenize the splits, join the process group."""
-        import mindspore as ms
+    def load(cls, cfg, bert_config: BertConfig) -> "TaskData":
+        """Check the vocab against the model, read and tokenize every split; errors name file and line."""
+        from bert.train.checkpointing import resolve_init
 
-        from bert.train import distributed
-        from bert.train.checkpointing import CheckpointManager, check_writable, resolve_init, weights_only
-
-        bert_config = cfg.bert_config()
+        task = glue.load_task(cfg.task)
         if cfg.init:
             resolve_init(Path(cfg.init))  # a missing init is named as such, not blamed on the vocab
         vocab = find_vocab(cfg)
@@ -64,162 +70,159 @@ class ClassifierTask:
         if tokenizer.vocab_size != bert_config.vocab_size:
             raise ConfigError(f"vocab {vocab} has {tokenizer.vocab_size} tokens, the model vocab_size "
                               f"{bert_config.vocab_size}")
-        data_dir = Path(cfg.data_dir)
-        splits = [load_split(data_dir, split, tokenizer, cfg.max_length) for split in ("train", "dev")]
-        test = load_split(data_dir, "test", tokenizer, cfg.max_length) if (data_dir / "test.tsv").is_file() else None
-        output = Path(cfg.output_dir)
-        checkpoints = CheckpointManager(output / "checkpoints", cfg.keep_checkpoints)
-        check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())
-        latest = checkpoints.latest()
-        if latest is not None:
-            check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
-        rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
-        if not cfg.jit:
-            ms.set_context(mode=ms.PYNATIVE_MODE)
-        ms.set_seed(cfg.seed)
-        dataset = "generated demo set (not SST-2)" if is_demo(data_dir) else "SST-2"
-        return cls(cfg, bert_config, vocab, tokenizer, *splits, test, dataset, output, checkpoints, latest, rank, world)
+        data_dir, skipped = Path(cfg.data_dir), 0
+
+        def read(layout: glue.Layout, path: Path) -> dict[str, np.ndarray]:
+            nonlocal skipped
+            examples = glue.read_examples(task, layout, path)
+            skipped += examples.skipped
+            return glue.encode(tokenizer, examples, cfg.max_length)
+
+        train = read(task.train, data_dir / task.train.file)
+        dev = {name: read(layout, data_dir / layout.file) for name, layout in task.dev.items()}
+        tests = [(stem, layout, data_dir / layout.file) for stem, layout in task.test.items()]
+        if cfg.diagnostic and task.name != "MNLI":
+            raise ConfigError(f"diagnostic is for MNLI (AX is predicted by the MNLI model), not {task.name}")
+        if diagnostic_file(cfg) is not None:
+            tests.append((glue.DIAGNOSTIC_STEM, glue.DIAGNOSTIC, diagnostic_file(cfg)))
+        test = {stem: read(layout, path) for stem, layout, path in tests
+                if path.is_file() or stem == glue.DIAGNOSTIC_STEM}
+        dataset = f"generated demo set (not {task.name})" if is_demo(data_dir) else task.name
+        return cls(task, vocab, tokenizer, train, dev, test, dataset, skipped)
+
+    def describe(self) -> str:
+        dev = ", ".join(f"{len(c['labels'])} {name}" for name, c in self.dev.items())
+        skipped = f", {self.skipped} malformed lines skipped" if self.skipped else ""
+        return f"{self.dataset} ({len(self.train['labels'])} train, {dev}{skipped})"
 
 
-class Evaluator:
-    """Dev accuracy and average cross-entropy of a classifier, dropout off, compiled once."""
-
-    def __init__(self, model, jit: bool = True):
-        import mindspore as ms
-
-        from bert.train.loss import ClassificationLoss
-
-        self.model = model
-        self.loss_net = ClassificationLoss(model)
-        self.forward = ms.jit(self.loss_net.construct) if jit else self.loss_net.construct
-
-    def __call__(self, columns, batch_size: int) -> tuple[float, float]:
-        import mindspore as ms
-
-        n = len(columns[0])
-        nll = correct = 0.0
-        self.model.set_train(False)
-        try:
-            for start in range(0, n, batch_size):
-                batch = tuple(ms.Tensor(c[start:start + batch_size]) for c in columns[:4])
-                _, (nll_sum, right) = self.forward(*batch, ms.Tensor(1.0, ms.float32))
-                nll += float(nll_sum.asnumpy())
-                correct += float(right.asnumpy())
-        finally:
-            self.model.set_train(True)
-        return correct / n, nll / n
-
-
-def logits_of(model, columns, batch_size: int, jit: bool = True) -> np.ndarray:
-    """A classifier's logits [N, num_labels] for (input_ids, token_type_ids, attention_mask), dropout off."""
+def outputs_of(forward, model, columns: dict[str, np.ndarray], batch_size: int) -> np.ndarray:
+    """A classifier's outputs [N, num_labels] (logits, or the score for STS-B), dropout off."""
     import mindspore as ms
 
     model.set_train(False)
-    forward = ms.jit(model.construct) if jit else model.construct
     try:
-        return np.concatenate([forward(*(ms.Tensor(c[s:s + batch_size]) for c in columns[:3])).asnumpy()
-                               for s in range(0, len(columns[0]), batch_size)])
+        return np.concatenate([forward(*(ms.Tensor(columns[k][s:s + batch_size])
+                                         for k in ("input_ids", "token_type_ids", "attention_mask"))).asnumpy()
+                               for s in range(0, len(columns["input_ids"]), batch_size)]).astype(np.float64)
     finally:
         model.set_train(True)
 
 
-def train_classifier(task: ClassifierTask, stop, model, step_cell, feed, make_inputs: Callable, tag: str,
-                     extra_results: dict | None = None) -> int:
-    """The train loop: `feed` yields (step, micro-batches), `make_inputs(micro_batch, dropout)`
-    turns one and the model's dropout input into the loss net's tensors; dev evaluation at each
-    epoch end (and every eval_steps), best checkpoint, checkpoints every save_steps, results at
-    the end. Returns the exit code."""
-    from bert.dropout import DropoutInputs
-    from bert.train import distributed
-    from bert.train.metrics import MetricsLogger
-
-    cfg, rank, output = task.cfg, task.rank, task.output
-    dropout = DropoutInputs(model, cfg.max_length, cfg.dropout_masks)
-    total_steps = cfg.epochs * feed.steps_per_epoch
-    global_step, best, history, log_window = 0, {"accuracy": -1.0, "step": 0}, [], []
-    if task.latest is not None:
-        state = task.checkpoints.restore(task.latest, step_cell, task.bert_config)
-        global_step, best, history = state["step"], state["best"], state["history"]
-        log_window = state.get("log_window", [])
-        print(f"resumed from {task.latest} at step {global_step}", flush=True)
-    evaluator = Evaluator(model, cfg.jit)
-    logdir = Path(cfg.log_dir) / cfg.run / "tb"
-    logger = MetricsLogger(logdir, rank, total_steps, global_step, cfg.to_dict(), log_window)
-
-    def dev_eval():
-        accuracy, avg_loss = evaluator(task.dev, cfg.eval_batch_size)
-        if accuracy > best["accuracy"]:
-            best.update(accuracy=accuracy, step=global_step)
-            if rank == 0 and accuracy >= cfg.accuracy_threshold:
-                save_model_dir(output / "best", task.bert_config,
-                               {p.name: p.asnumpy() for p in model.get_parameters()}, task.vocab)
-        history.append({"step": global_step, "accuracy": accuracy, "loss": avg_loss})
-        logger.scalars(global_step, {f"{tag}/dev_accuracy": accuracy, f"{tag}/best_accuracy": best["accuracy"],
-                                     f"{tag}/dev_loss": avg_loss})
-        if rank == 0:
-            print(f"Test ({task.dataset}, step {global_step}):\n"
-                  f"Accuracy: {accuracy:.1%}, Best-Accuracy: {best['accuracy']:.1%}, Avg loss: {avg_loss:.6f}",
-                  flush=True)
-
-    def save():
-        window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
-        if rank == 0:
-            task.checkpoints.save(step_cell, task.bert_config, {"step": global_step, "best": best, "history": history,
-                                                                "seed": cfg.seed, "log_window": window,
-                                                                "config": cfg.to_dict()})
-
-    stopping = False
-    while global_step < total_steps and not stopping:
-        epoch, in_epoch = divmod(global_step, feed.steps_per_epoch)
-        for _, micro in feed.epoch(epoch, in_epoch):
-            lr = float(step_cell.optimizer.learning_rate(step_cell.optimizer.global_step).asnumpy().reshape(-1)[0])
-            start = time.time()
-            keys = feed.dropout_keys(global_step)
-            m = step_cell.step([make_inputs(b, dropout(k)) for b, k in zip(micro, keys)])
-            global_step += 1
-            stopping = distributed.agree_to_stop(bool(stop), task.world)
-            logger.window.append({"loss": m["loss"], "time": time.time() - start})
-            if global_step % cfg.log_interval == 0:
-                loss, seconds = (np.mean([w[k] for w in logger.window]) for k in ("loss", "time"))
-                logger.scalars(global_step, {f"{tag}/train_loss": loss, f"{tag}/lr": lr,
-                                             "perf/samples_per_sec": feed.global_batch / seconds})
-                if rank == 0:
-                    print(f"step: {global_step}/{total_steps}, epoch: {epoch + 1}, loss: {loss:.6f}, lr: {lr:.3e}, "
-                          f"samples/s: {feed.global_batch / seconds:.1f}", flush=True)
-                logger.window = []
-            epoch_end = global_step % feed.steps_per_epoch == 0
-            if epoch_end or (cfg.eval_steps and global_step % cfg.eval_steps == 0):
-                dev_eval()
-            if global_step % cfg.save_steps == 0 or epoch_end or stopping:
-                save()
-            if stopping:
-                break
-    logger.close()
-    if stopping:
-        if rank == 0:
-            who = stop.signal_name or "a stop request on another rank"
-            print(f"received {who}: saved step {global_step}, exiting", flush=True)
-        return 0
-    if rank == 0:
-        write_results(task, model, best, history, extra_results or {})
-    return 0
+def predictions_of(task: glue.GlueTask, outputs: np.ndarray) -> np.ndarray:
+    """Class ids, or the scores of a regression task."""
+    return outputs[:, 0] if task.labels is None else outputs.argmax(-1)
 
 
-def write_results(task: ClassifierTask, model, best: dict, history: list, extra: dict) -> None:
-    """results.json, and SST-2.tsv predictions with the best weights (the last ones if none was kept)."""
-    from bert.checkpoint import assign_state, read_model_dir
+def mean_loss(task: glue.GlueTask, outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Average cross-entropy (squared error for a regression task) of `outputs` against `labels`."""
+    if task.labels is None:
+        return float(np.mean((outputs[:, 0] - labels) ** 2))
+    top = outputs.max(-1, keepdims=True)
+    log_z = np.log(np.exp(outputs - top).sum(-1)) + top[:, 0]
+    return float(np.mean(log_z - outputs[np.arange(len(labels)), labels]))
 
-    cfg, output = task.cfg, task.output
-    if (output / "best").is_dir():
-        assign_state(model, read_model_dir(output / "best")[1], source="best checkpoint")
-    if task.test is not None:
-        predictions = logits_of(model, task.test, cfg.eval_batch_size, cfg.jit).argmax(-1)
-        lines = ["index\tprediction"] + [f"{i}\t{p}" for i, p in zip(task.test[3], predictions)]
-        write_text_atomic(output / "SST-2.tsv", "\n".join(lines) + "\n")
-    results = {"dataset": task.dataset, "dev_accuracy": history[-1]["accuracy"], "best_accuracy": best["accuracy"],
-               "best_step": best["step"], "dev_loss": history[-1]["loss"], "history": history,
-               "best_checkpoint": str(output / "best") if (output / "best").is_dir() else None,
-               "accuracy_threshold": cfg.accuracy_threshold, **extra, "config": cfg.to_dict()}
-    write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
-    print(f"done ({task.dataset}): best dev accuracy {best['accuracy']:.1%} at step {best['step']}; "
-          f"results in {output / 'results.json'}", flush=True)
+
+def format_value(metric: str, value: float) -> str:
+    return f"{value:.1%}" if metric in PERCENT else f"{value:.3f}"
+
+
+class Classification(Task):
+    """A GLUE task's classifier in the training loop; subclasses set `name`, `feed`, `loss_net` and `inputs`."""
+
+    def __init__(self, cfg, run: Run, data: TaskData, bert_config: BertConfig):
+        import mindspore as ms
+
+        from bert.convert import load_pretrained
+        from bert.model import BertForSequenceClassification
+        from bert.train.checkpointing import resolve_init
+
+        self.cfg, self.run, self.data, self.task = cfg, run, data, data.task
+        self.bert_config = bert_config
+        self.model = BertForSequenceClassification(bert_config, data.task.num_labels)
+        if run.latest is None and cfg.init:
+            source = resolve_init(Path(cfg.init))
+            load_pretrained(self.model, source, missing_ok=("classifier.",), unexpected_ok=("cls.",))
+            print(f"initialised encoder from {source}", flush=True)
+        self.forward = ms.jit(self.model.construct) if cfg.jit else self.model.construct
+        self.best = {"score": float("-inf"), "step": 0}
+        self.history: list[dict] = []
+
+    def log_fields(self, step, avg):
+        return f"epoch: {(step - 1) // self.feed.steps_per_epoch + 1}, loss: {avg['loss']:.6f}"
+
+    def dev_metrics(self, outputs_by_set: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+        """Dev set name → GLUE's metrics + the task score + the average loss."""
+        out = {}
+        for name, outputs in outputs_by_set.items():
+            labels = self.data.dev[name]["labels"]
+            metrics = task_metrics(self.task, predictions_of(self.task, outputs), labels)
+            out[name] = {**metrics, "score": task_score(self.task, metrics),
+                         "loss": mean_loss(self.task, outputs, labels)}
+        return out
+
+    def evaluate(self, step, step_cell):
+        cfg, task = self.cfg, self.task
+        results = self.dev_metrics({name: outputs_of(self.forward, self.model, columns, cfg.eval_batch_size)
+                                    for name, columns in self.data.dev.items()})
+        first = next(iter(results.values()))  # MNLI: the best model is picked on dev_matched
+        if first["score"] > self.best["score"]:
+            self.best = {"score": first["score"], "step": step, "metrics": results}
+            if self.run.rank == 0 and first["score"] >= cfg.accuracy_threshold:
+                save_model_dir(self.run.output / "best", self.bert_config,
+                               {p.name: p.asnumpy() for p in self.model.get_parameters()}, self.data.vocab,
+                               {TASK_FILE: json.dumps({"task": task.name, "labels": task.labels}, indent=2) + "\n"})
+        self.history.append({"step": step, **results})
+        several = len(results) > 1
+        scalars = {"eval/best_score": self.best["score"]}
+        for name, metrics in results.items():
+            prefix = f"{name.removeprefix('dev_')}_" if several else ""
+            scalars.update({f"eval/{prefix}{k}": v for k, v in metrics.items()})
+        if self.run.rank == 0:
+            parts = "; ".join((f"{name.removeprefix('dev_')} " if several else "") +
+                              format_metrics({k: m[k] for k in task.metrics}) for name, m in results.items())
+            print(f"Test ({self.data.dataset}, step {step}):\n{parts}, Best-{self.best_text()}, "
+                  f"Avg loss: {first['loss']:.6f}", flush=True)
+        return scalars
+
+    def state(self):
+        return {"best": self.best, "history": self.history}
+
+    def restore(self, state):
+        self.best, self.history = state["best"], state["history"]
+
+    def results(self) -> dict:
+        """What results.json holds besides the common fields."""
+        return {}
+
+    def finish(self, step, run):
+        """results.json, and GLUE submission files predicted with the best weights (the last ones if none was kept)."""
+        from bert.checkpoint import assign_state, read_model_dir
+
+        cfg, task, output = self.cfg, self.task, run.output
+        best_dir = output / "best"
+        if best_dir.is_dir():
+            assign_state(self.model, read_model_dir(best_dir)[1], source="best checkpoint")
+        for stem, columns in self.data.test.items():
+            outputs = outputs_of(self.forward, self.model, columns, cfg.eval_batch_size)
+            write_text_atomic(output / f"{stem}.tsv",
+                              glue.submission(task, columns["index"], predictions_of(task, outputs)))
+        last = self.history[-1]
+        results = {"task": task.name, "dataset": self.data.dataset, "metrics": task.metrics,
+                   "dev": {k: v for k, v in last.items() if k != "step"},
+                   "dev_score": last[next(iter(self.data.dev))]["score"],
+                   "best_score": self.best["score"], "best_step": self.best["step"],
+                   "best_dev": self.best.get("metrics"), "history": self.history,
+                   "best_checkpoint": str(best_dir) if best_dir.is_dir() else None,
+                   "predictions": sorted(f"{stem}.tsv" for stem in self.data.test),
+                   "accuracy_threshold": cfg.accuracy_threshold, **self.results(), "config": cfg.to_dict()}
+        write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
+        print(f"done ({self.data.dataset}): best dev {self.best_text()} at step {self.best['step']}; "
+              f"results in {output / 'results.json'}", flush=True)
+
+    def best_text(self) -> str:
+        """"Accuracy: 97.5%" (the metric of a one-metric task) or "score: 76.4%" (the mean of several)."""
+        metrics = self.task.metrics
+        if len(metrics) == 1:
+            return format_metrics({metrics[0]: self.best["score"]})
+        return f"score: {format_value(metrics[0], self.best['score'])}"

@@ -1,5 +1,6 @@
-"""Pretraining data feed: MindRecord shards in, per-rank micro-batches out, in an order fixed by
-seed + epoch, resumable at any step (the cursor is just epoch + step)."""
+"""Training feeds: MindRecord shards (pretraining) or in-memory columns (a tokenized task set) in,
+per-rank micro-batches of named columns out, in an order fixed by seed + epoch, resumable at any
+step (the cursor is just the step)."""
 from __future__ import annotations
 
 import json
@@ -93,14 +94,21 @@ class StepOrder:
         local = np.arange(self.accumulation * self.batch_size).reshape(self.accumulation, self.batch_size)
         return list(example_keys(self.seed, step, self.rank + self.world * local))
 
-    def group(self, batches, start_step: int):
-        """Micro-batches → (step, [accumulation micro-batches]) pairs."""
-        step, micro = start_step, []
+    def group(self, batches):
+        """Micro-batches → lists of `accumulation` micro-batches, one per step."""
+        micro = []
         for batch in batches:
             micro.append(batch)
             if len(micro) == self.accumulation:
-                yield step, micro
-                step, micro = step + 1, []
+                yield micro
+                micro = []
+
+    def steps(self, start_step: int = 0):
+        """This rank's micro-batches of step start_step, start_step + 1, … across epochs, endlessly."""
+        epoch, in_epoch = divmod(start_step, self.steps_per_epoch)
+        while True:
+            yield from self.epoch(epoch, in_epoch)
+            epoch, in_epoch = epoch + 1, 0
 
 
 class PretrainingFeed(StepOrder):
@@ -112,7 +120,7 @@ class PretrainingFeed(StepOrder):
         self.files = [str(f) for f in files]
 
     def epoch(self, epoch: int, start_step: int = 0):
-        """Yield (step, [micro-batch column tuples]) for steps start_step … of `epoch`."""
+        """This rank's micro-batches (column name → array) of steps start_step, … of `epoch`."""
         import mindspore.dataset as ds
 
         indices = self.rank_indices(epoch, start_step)
@@ -120,17 +128,17 @@ class PretrainingFeed(StepOrder):
             return
         dataset = ds.MindDataset(self.files, columns_list=list(COLUMNS), sampler=ds.SubsetSampler(indices.tolist()))
         dataset = dataset.batch(self.batch_size, drop_remainder=True)
-        yield from self.group(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1), start_step)
+        yield from self.group(dataset.create_dict_iterator(output_numpy=True, num_epochs=1))
 
 
 class ArrayFeed(StepOrder):
-    """StepOrder over in-memory columns (a tokenized task set)."""
+    """StepOrder over in-memory columns (name → array with one row per example)."""
 
-    def __init__(self, columns: tuple[np.ndarray, ...], batch_size: int, accumulation: int, rank: int,
+    def __init__(self, columns: dict[str, np.ndarray], batch_size: int, accumulation: int, rank: int,
                  world: int, seed: int, shuffle: bool = True):
-        super().__init__(len(columns[0]), batch_size, accumulation, rank, world, seed, shuffle)
+        super().__init__(len(next(iter(columns.values()))), batch_size, accumulation, rank, world, seed, shuffle)
         self.columns = columns
 
     def epoch(self, epoch: int, start_step: int = 0):
         indices = self.rank_indices(epoch, start_step).reshape(-1, self.batch_size)
-        yield from self.group((tuple(c[i] for c in self.columns) for i in indices), start_step)
+        yield from self.group({name: c[i] for name, c in self.columns.items()} for i in indices)

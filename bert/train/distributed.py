@@ -44,14 +44,8 @@ def setup(device_target: str, precision: str = "fp32", deterministic: bool = Fal
 
 def all_reduce_sum(values: list[float], world: int) -> list[float]:
     """Sum each value over all ranks (one small collective)."""
-    if world == 1:
+    if world == 1 or not values:
         return list(values)
     from mindspore import ops
 
     return [float(v) for v in ops.AllReduce()(ms.Tensor(values, ms.float32)).asnumpy()]
-
-
-def agree_to_stop(requested: bool, world: int) -> bool:
-    """True on every rank as soon as any rank was asked to stop: all ranks then save and leave
-    at the same step (a rank that stopped alone would leave the others blocked in a collective)."""
-    return all_reduce_sum([float(requested)], world)[0] > 0

@@ -1,10 +1,12 @@
-"""Pretraining loss: a batch of MindRecord columns in, Google's MLM + NSP loss and metrics out.
+"""Loss nets: a model + a batch's tensors in, (loss, metric sums) out — pretraining's MLM + NSP,
+classification / regression and distillation.
 
-The MLM loss is Google's sum(weights · nll) / (sum(weights) + 1e-5) and the NSP loss the mean
-over examples — with both denominators taken over the *global* batch (all micro-batches of all
-ranks, passed in), so per-micro-batch, per-rank losses and gradients simply add up to the
-full-batch ones: accumulation and data parallelism change nothing numerically. Each loss net
-takes the model's `dropout` input last (`bert.dropout.DropoutInputs`), None for evaluation.
+Every loss is a sum over the micro-batch divided by a denominator of the *global* batch (all
+micro-batches of all ranks, passed in: Google's MLM loss sum(weights · nll) / (sum(weights) +
+1e-5) over the masked tokens, the example count elsewhere), so per-micro-batch, per-rank losses
+and gradients simply add up to the full-batch ones: accumulation and data parallelism change
+nothing numerically. Inputs come in the model's order; each loss net takes the model's `dropout`
+input last (`bert.dropout.DropoutInputs`), None for evaluation.
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ def token_nll(logits, labels):
 
 
 class PretrainingLoss(nn.Cell):
+    """MLM + NSP; metric sums (MLM nll, NSP nll, MLM correct, NSP correct)."""
+
     def __init__(self, model):
         super().__init__(auto_prefix=False)  # keep the model's parameter names
         self.model = model
 
-    def construct(self, input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids,
+    def construct(self, input_ids, segment_ids, input_mask, masked_lm_positions, masked_lm_ids,
                   masked_lm_weights, next_sentence_labels, mlm_denominator, nsp_denominator, dropout=None):
         mlm_nll, mlm_predicted, nsp_logits = self.model.mlm_nll(input_ids, segment_ids, input_mask,
                                                                masked_lm_positions, masked_lm_ids, dropout)
@@ -39,40 +43,49 @@ class PretrainingLoss(nn.Cell):
         return loss, (mlm_sum, nsp_sum, mlm_correct, nsp_correct)
 
 
-class ClassificationLoss(nn.Cell):
-    """Sequence classification: cross-entropy summed over the micro-batch, divided by the global
-    batch size (passed in), plus (nll sum, correct count) for metrics."""
+def example_loss(outputs, labels, regression: bool):
+    """Per example: cross-entropy of class logits, or squared error of a one-output score (STS-B)."""
+    if regression:
+        return ops.square(outputs.astype(ms.float32).reshape(-1) - labels)
+    return token_nll(outputs, labels)
 
-    def __init__(self, model):
+
+class ClassificationLoss(nn.Cell):
+    """Sequence(-pair) classification or regression; metric sums (loss sum,)."""
+
+    def __init__(self, model, regression: bool = False):
         super().__init__(auto_prefix=False)
         self.model = model
+        self.regression = regression
 
     def construct(self, input_ids, token_type_ids, attention_mask, labels, denominator, dropout=None):
-        logits = self.model(input_ids, token_type_ids, attention_mask, dropout)
-        nll_sum = token_nll(logits, labels).sum()
-        correct = (logits.argmax(-1) == labels).astype(ms.float32).sum()
-        return nll_sum / denominator, (nll_sum, correct)
+        outputs = self.model(input_ids, token_type_ids, attention_mask, dropout)
+        loss_sum = example_loss(outputs, labels, self.regression).sum()
+        return loss_sum / denominator, (loss_sum,)
 
 
 class DistillationLoss(nn.Cell):
-    """Student logits against the teacher's: soft_weight · T² · KL(softmax(t/T) ‖ softmax(s/T)) +
-    (1 − soft_weight) · cross-entropy with the label where there is one (label_weights 1, else 0),
-    summed over the micro-batch and divided by the global batch size; metrics: (soft sum, hard
-    sum, correct labelled)."""
+    """The student against the teacher's outputs: soft_weight · soft + (1 − soft_weight) · hard,
+    summed over the micro-batch, divided by the global batch size. Classification: soft = T² ·
+    KL(softmax(t/T) ‖ softmax(s/T)), hard = cross-entropy with the label; regression (STS-B):
+    soft = (s − t)², hard = (s − label)². The hard term counts where label_weights is 1 (labelled
+    rows; transfer rows have 0). Metric sums: (soft sum, hard sum)."""
 
-    def __init__(self, model, temperature: float, soft_weight: float):
+    def __init__(self, model, temperature: float, soft_weight: float, regression: bool = False):
         super().__init__(auto_prefix=False)
         self.model = model
-        self.temperature, self.soft_weight = temperature, soft_weight
+        self.temperature, self.soft_weight, self.regression = temperature, soft_weight, regression
 
-    def construct(self, input_ids, token_type_ids, attention_mask, labels, label_weights, teacher_logits,
+    def construct(self, input_ids, token_type_ids, attention_mask, labels, label_weights, teacher_outputs,
                   denominator, dropout=None):
-        logits = self.model(input_ids, token_type_ids, attention_mask, dropout).astype(ms.float32)
-        t = self.temperature
-        teacher_log_p = ops.log_softmax(teacher_logits / t, -1)
-        kl = (ops.exp(teacher_log_p) * (teacher_log_p - ops.log_softmax(logits / t, -1))).sum(-1)
-        soft_sum = kl.sum() * (t * t)
-        hard_sum = (token_nll(logits, labels) * label_weights).sum()
-        correct = ((logits.argmax(-1) == labels).astype(ms.float32) * label_weights).sum()
+        outputs = self.model(input_ids, token_type_ids, attention_mask, dropout).astype(ms.float32)
+        if self.regression:
+            soft_sum = ops.square(outputs - teacher_outputs).sum()
+        else:
+            t = self.temperature
+            teacher_log_p = ops.log_softmax(teacher_outputs / t, -1)
+            kl = (ops.exp(teacher_log_p) * (teacher_log_p - ops.log_softmax(outputs / t, -1))).sum(-1)
+            soft_sum = kl.sum() * (t * t)
+        hard_sum = (example_loss(outputs, labels, self.regression) * label_weights).sum()
         loss = (self.soft_weight * soft_sum + (1.0 - self.soft_weight) * hard_sum) / denominator
-        return loss, (soft_sum, hard_sum, correct)
+        return loss, (soft_sum, hard_sum)

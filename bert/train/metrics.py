@@ -1,5 +1,6 @@
-"""Training metrics: step results in, TensorBoard scalars (tensorboardX, rank 0 only) and one
-console line per log interval out — the seed's fields plus accuracies, lr, scale, ETA.
+"""TensorBoard scalars (tensorboardX, rank 0 only) of a training run: each step's metrics in,
+their averages over a log interval out as `train/<name>` and `perf/…` points (the loop prints its
+line from the same averages), plus whatever the evaluations report.
 
 At a checkpoint `drain()` puts every event on disk and hands back the steps not logged yet (the
 open window), which the checkpoint keeps: a resumed run purges what the lost run logged after the
@@ -9,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+LAST = ("lr", "loss_scale", "skipped_steps")  # logged as of the interval's last step; the rest averaged
+
 
 class MetricsLogger:
-    def __init__(self, logdir: Path | None, rank: int, total_steps: int, start_step: int, config: dict | None = None,
+    def __init__(self, logdir: Path | None, rank: int, start_step: int, config: dict | None = None,
                  window: list[dict] | None = None):
-        self.rank, self.total_steps = rank, total_steps
         self.logdir = logdir if rank == 0 else None
         self.writer = None
         if self.logdir is not None:
@@ -37,38 +39,22 @@ class MetricsLogger:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
 
+    def train_step(self, step: int, metrics: dict[str, float], global_batch: int, log: bool) -> dict | None:
+        """Record one step's metrics (with its `time` in seconds); when `log`, write the window's
+        averages and return them (+ `samples_per_sec`), else None."""
+        self.window.append(metrics)
+        if not log:
+            return None
+        window, self.window = self.window, []
+        avg = {k: (window[-1][k] if k in LAST else sum(w[k] for w in window) / len(window)) for k in window[-1]}
+        avg["samples_per_sec"] = global_batch / avg["time"]
+        self.scalars(step, {**{f"train/{k}": v for k, v in avg.items() if k not in ("time", "samples_per_sec")},
+                            "perf/samples_per_sec": avg["samples_per_sec"], "perf/step_time_ms": avg["time"] * 1000})
+        return avg
+
     def drain(self) -> list[dict]:
         """Put every event logged so far on disk and return the open window, for the checkpoint."""
         if self.writer is not None:  # tensorboardX's flush() skips events still queued; close() writes them
             self.writer.close()
             self.writer = None
         return list(self.window)
-
-    def train_step(self, step: int, m: dict, lr: float, step_time: float, global_batch: int, log_interval: int):
-        """Record one step; every `log_interval` steps write scalars and print the line."""
-        self.window.append({**m, "lr": lr, "time": step_time})
-        if step % log_interval and step != self.total_steps:
-            return
-        n = len(self.window)
-        avg = {k: sum(w[k] for w in self.window) / n for k in ("loss", "mlm_loss", "nsp_loss", "mlm_accuracy",
-                                                             "nsp_accuracy", "grad_norm", "time")}
-        last = self.window[-1]
-        samples_per_sec = global_batch / avg["time"]
-        self.scalars(step, {"train/loss": avg["loss"], "train/mlm_loss": avg["mlm_loss"],
-                            "train/nsp_loss": avg["nsp_loss"], "train/mlm_accuracy": avg["mlm_accuracy"],
-                            "train/nsp_accuracy": avg["nsp_accuracy"], "train/lr": last["lr"],
-                            "train/grad_norm": avg["grad_norm"], "train/loss_scale": last["loss_scale"],
-                            "train/skipped_steps": last["skipped_steps"],
-                            "perf/samples_per_sec": samples_per_sec, "perf/step_time_ms": avg["time"] * 1000})
-        eta = (self.total_steps - step) * avg["time"]
-        print(f"step: {step}/{self.total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, rank_id: {self.rank}, "
-              f"loss: {avg['loss']:.6f}, masked_lm_loss: {avg['mlm_loss']:.6f}, "
-              f"next_sentence_loss: {avg['nsp_loss']:.6f}, mlm_acc: {avg['mlm_accuracy']:.4f}, "
-              f"nsp_acc: {avg['nsp_accuracy']:.4f}, lr: {last['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, "
-              f"loss_scale: {last['loss_scale']:g}, skipped: {last['skipped_steps']}, "
-              f"samples/s: {samples_per_sec:.1f}, eta: {eta / 60:.1f} min", flush=True)
-        self.window = []
-
-    def close(self) -> None:
-        self.drain()
-

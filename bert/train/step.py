@@ -1,5 +1,7 @@
 """One optimizer step: micro-batches in, updated parameters + step metrics out — gradients
-accumulated, summed across ranks, unscaled, checked for overflow, clipped, applied."""
+accumulated, summed across ranks, unscaled, checked for overflow, clipped, applied. The loss and
+the loss net's metric sums come back as this rank's share: the loop sums them over ranks in its
+one per-step collective (bert.train.loop)."""
 from __future__ import annotations
 
 import mindspore as ms
@@ -34,7 +36,6 @@ class TrainStep(nn.Cell):
             Parameter(ops.zeros(p.shape, ms.float32), name=f"grad_accum.{p.name}", requires_grad=False)
             for p in self.weights) if accumulation > 1 else None
         self.reducer = nn.DistributedGradReducer(self.weights, mean=False) if self.distributed else None
-        self.all_reduce = ops.AllReduce() if self.distributed else None
         self.skipped = Parameter(ms.Tensor(0, ms.int32), name="skipped_steps", requires_grad=False)
         compile_ = ms.jit if jit else (lambda fn: fn)
         self.accumulate = compile_(self._accumulate)
@@ -44,9 +45,6 @@ class TrainStep(nn.Cell):
     def _scaled_loss(self, *batch):
         loss, metrics = self.loss_net(*batch)
         return self.scaler.scale(loss), metrics
-
-    def _sum_over_ranks(self, x):
-        return self.all_reduce(x) if self.distributed else x
 
     def _accumulate(self, *batch):
         (scaled, metrics), grads = self.grad_fn(*batch)
@@ -83,9 +81,13 @@ class TrainStep(nn.Cell):
         finally:
             self.loss_net.set_train(True)
 
+    def learning_rate(self, step: int) -> float:
+        """The schedule's learning rate at optimizer step `step` (0-based)."""
+        return float(self.optimizer.learning_rate(ms.Tensor(step, ms.int32)).asnumpy().reshape(-1)[0])
+
     def step(self, micro_batches: list[tuple]) -> dict:
-        """Run one optimizer step over this rank's micro-batches. Returns the loss and the loss
-        net's auxiliary sums (`sums`), both summed over micro-batches and ranks, and the step's state."""
+        """Run one optimizer step over this rank's micro-batches. Returns `totals`: the scaled loss
+        and the loss net's metric sums, summed over this rank's micro-batches; and the step's state."""
         totals = None
         for k, batch in enumerate(micro_batches):
             last = k == len(micro_batches) - 1
@@ -94,11 +96,8 @@ class TrainStep(nn.Cell):
             values = ops.stack([scaled.astype(ms.float32), *[m.astype(ms.float32) for m in metrics]])
             totals = values if totals is None else totals + values
         norm, finite, scale = out[2], out[3], out[4]
-        totals = self._sum_over_ranks(totals).asnumpy()
-        scale_value = float(scale.asnumpy())
-        return {"loss": float(totals[0]) / scale_value, "sums": [float(x) for x in totals[1:]],
-                "grad_norm": float(norm.asnumpy()), "finite": bool(finite.asnumpy()), "loss_scale": scale_value,
-                "skipped_steps": int(self.skipped.asnumpy())}
+        return {"totals": [float(x) for x in totals.asnumpy()], "grad_norm": float(norm.asnumpy()),
+                "loss_scale": float(scale.asnumpy()), "skipped_steps": int(self.skipped.asnumpy())}
 
 
 def make_train_step(loss_net: nn.Cell, model: nn.Cell, cfg, world: int, total_steps: int) -> TrainStep:
@@ -107,7 +106,7 @@ def make_train_step(loss_net: nn.Cell, model: nn.Cell, cfg, world: int, total_st
     mixed = cfg.precision != "fp32"
     if mixed:
         amp.auto_mixed_precision(model, "O2", ms.float16 if cfg.precision == "fp16" else ms.bfloat16)
-    optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)
+    optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)  # warmup: cfg.optim.warmup
     scaler = make_loss_scaler(cfg.loss_scale, cfg.loss_scale_value) if mixed else make_loss_scaler("static", 1.0)
     step = TrainStep(loss_net, optimizer, scaler, cfg.optim.grad_clip_norm, cfg.accumulation_steps, world, cfg.jit)
     step.set_train(True)

@@ -1,0 +1,178 @@
+"""The one training loop of pretraining, finetuning and distillation. A stage is a `Task`:
+
+    run = open_run(cfg, bert_config)   # checkpoints checked, process group joined: before any model
+    task = Finetuning(cfg, run, data)  # data, model (fresh or from init), loss net, how to evaluate
+    return train(cfg, task, run, stop)
+
+`train` builds the step, resumes if output_dir holds a checkpoint, then per step: run it, sum what
+the ranks need in one collective, log, evaluate, save, stop. Exact resume: the checkpoint holds
+weights, optimizer and loss-scale state, the step (the data cursor and dropout masks follow from
+it), the open log window and the task's state (e.g. the best dev score). SIGUSR2/SIGTERM on any
+rank: every rank saves at the same step and leaves (exit 0; requeueing is the launcher's call).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from bert.config import BertConfig
+from bert.train.checkpointing import CheckpointManager
+
+
+@dataclasses.dataclass
+class Run:
+    """Where a run stands before its model exists."""
+
+    rank: int
+    world: int
+    checkpoints: CheckpointManager
+    latest: Path | None  # the checkpoint to resume from; None: a fresh run
+    output: Path  # output_dir
+
+
+def open_run(cfg, bert_config: BertConfig) -> Run:
+    """Check that output_dir takes checkpoints and that one found there is this model's (before any
+    heavy work), select the device, join the process group, seed MindSpore."""
+    import mindspore as ms
+
+    from bert.checkpoint import check_config_match
+    from bert.train import distributed
+    from bert.train.checkpointing import check_writable, weights_only
+
+    checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
+    check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
+    latest = checkpoints.latest()
+    if latest is not None:
+        check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
+    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
+    if not cfg.jit:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    ms.set_seed(cfg.seed)
+    return Run(rank, world, checkpoints, latest, Path(cfg.output_dir))
+
+
+class Task:
+    """What a stage plugs into the loop: bert.pretrain.Pretraining, bert.finetune.Finetuning,
+    bert.distill.Distillation. Set the attributes; override what the stage needs."""
+
+    name: str  # what the run does, for its first line: "finetuning L2-H128 on MRPC (3668 train, 408 dev)"
+    bert_config: BertConfig
+    model: object  # the nn.Cell whose weights the checkpoints hold
+    loss_net: object  # (inputs…, dropout) → (loss, (metric sums…)), bert.train.loss
+    feed: object  # bert.train.data.StepOrder: micro-batches of named columns per step
+
+    def counts(self, micro_batches: list[dict]) -> list[float]:
+        """Values of this rank's micro-batches that the loss needs summed over all ranks before the
+        step (pretraining: the masked-token count, its MLM denominator)."""
+        return []
+
+    def inputs(self, batch: dict, counts: list[float], dropout) -> tuple:
+        """One micro-batch (column name → array) + the global `counts` + the model's dropout input
+        → the loss net's inputs."""
+        raise NotImplementedError
+
+    def train_metrics(self, sums: list[float], counts: list[float]) -> dict[str, float]:
+        """The loss net's metric sums over the global batch → named step metrics (besides `loss`)."""
+        return {}
+
+    def log_fields(self, step: int, avg: dict[str, float]) -> str:
+        """The task's part of the log line, from the interval's averages."""
+        return f"loss: {avg['loss']:.6f}"
+
+    def evaluate(self, step: int, step_cell) -> dict[str, float]:
+        """Evaluate (and print the result on rank 0) → TensorBoard scalars; {} when nothing to evaluate."""
+        return {}
+
+    def state(self) -> dict:
+        """What the task keeps in a checkpoint's state.json besides the loop's fields."""
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Take back `state()` from a resumed checkpoint."""
+
+    def finish(self, step: int, run: Run) -> None:
+        """After the last step (not after a stop request): results, predictions, the last line."""
+
+
+def train(cfg, task: Task, run: Run, stop) -> int:
+    """Train `task` to cfg's last step, or until a stop request; returns the exit code."""
+    from bert.dropout import DropoutInputs
+    from bert.train.distributed import all_reduce_sum
+    from bert.train.metrics import MetricsLogger
+    from bert.train.step import make_train_step
+
+    feed = task.feed
+    total_steps = cfg.total_steps or cfg.epochs * feed.steps_per_epoch
+    step_cell = make_train_step(task.loss_net, task.model, cfg, run.world, total_steps)
+    dropout = DropoutInputs(task.model, cfg.seq_length, cfg.dropout_masks)
+
+    # -- resume from the newest checkpoint, or start at step 0
+    step, window = 0, []
+    if run.latest is not None:
+        state = run.checkpoints.restore(run.latest, step_cell, task.bert_config)
+        step, window = state["step"], state["log_window"]
+        task.restore(state)
+        print(f"resumed from {run.latest} at step {step}", flush=True)
+    logdir = Path(cfg.log_dir) / cfg.run / "tb"
+    logger = MetricsLogger(logdir, run.rank, step, cfg.to_dict(), window)
+    if run.rank == 0:
+        print(f"{task.name}: {run.world} worker(s) × {cfg.train_batch_size} × "
+              f"{cfg.accumulation_steps} = {feed.global_batch} per step, {feed.steps_per_epoch} steps/epoch, "
+              f"{total_steps} steps; TensorBoard: {logdir}", flush=True)
+
+    batches = feed.steps(step)
+    micro = next(batches)
+    counts = all_reduce_sum(task.counts(micro), run.world)
+    stopping = False
+    while step < total_steps and not stopping:
+        # -- one optimizer step over this rank's micro-batches
+        start, lr = time.time(), step_cell.learning_rate(step)
+        keys = feed.dropout_keys(step)
+        out = step_cell.step([task.inputs(b, counts, dropout(k)) for b, k in zip(micro, keys)])
+        step += 1
+
+        # -- one collective: this step's loss and metric sums, the stop flag (any rank's request stops
+        #    every rank at this step: one leaving alone would block the others), the next step's counts
+        step_counts = counts
+        micro = next(batches) if step < total_steps else None
+        local = [*out["totals"], float(bool(stop)), *(task.counts(micro) if micro else [0.0] * len(counts))]
+        summed = all_reduce_sum(local, run.world)
+        totals, stopping, counts = summed[:len(out["totals"])], summed[len(out["totals"])] > 0, \
+            summed[len(out["totals"]) + 1:]
+
+        # -- log
+        metrics = {"loss": totals[0] / out["loss_scale"], **task.train_metrics(totals[1:], step_counts),
+                   "lr": lr, "grad_norm": out["grad_norm"], "loss_scale": out["loss_scale"],
+                   "skipped_steps": out["skipped_steps"], "time": time.time() - start}
+        avg = logger.train_step(step, metrics, feed.global_batch, step % cfg.log_interval == 0 or step == total_steps)
+        if avg is not None and run.rank == 0:
+            print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, {task.log_fields(step, avg)}, "
+                  f"lr: {avg['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, loss_scale: {avg['loss_scale']:g}, "
+                  f"skipped: {avg['skipped_steps']}, samples/s: {avg['samples_per_sec']:.1f}, "
+                  f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
+
+        # -- evaluate at each epoch end, every eval_steps and at the last step
+        if step % feed.steps_per_epoch == 0 or (cfg.eval_steps and step % cfg.eval_steps == 0) or step == total_steps:
+            logger.scalars(step, task.evaluate(step, step_cell))
+
+        # -- save every save_steps, at the last step and when stopping
+        if step % cfg.save_steps == 0 or step == total_steps or stopping:
+            window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
+            if run.rank == 0:
+                epoch, in_epoch = divmod(step, feed.steps_per_epoch)
+                run.checkpoints.save(step_cell, task.bert_config, {
+                    "step": step, "epoch": epoch, "step_in_epoch": in_epoch, "samples_seen": step * feed.global_batch,
+                    "seed": cfg.seed, "world_size": run.world, "log_window": window, "config": cfg.to_dict(),
+                    **task.state()})
+    logger.drain()
+
+    # -- stop request: saved above, leave; else the task's results
+    if stopping:
+        if run.rank == 0:
+            who = stop.signal_name or "a stop request on another rank"
+            print(f"received {who}: saved step {step} to {run.checkpoints.latest()}, exiting", flush=True)
+        return 0
+    if run.rank == 0:
+        task.finish(step, run)
+    return 0
