@@ -1,8 +1,8 @@
-"""Pretraining train-step throughput (MLM+NSP, AdamW, clip 1.0): MindSpore `bert.pretrain.build` vs Hugging Face BertForPreTraining on torch.
+"""Pretraining train-step throughput (MLM+NSP, AdamW, clip 1.0): MindSpore's pretraining step (bert.train.step) vs Hugging Face BertForPreTraining on torch.
 
 Not a test: it prints numbers and ratios. Defaults are the Mini model of Google's recipe
 (L4-H256, seq 128, batch 32, 20 predictions, vocab 30522). The MindSpore step is built through
-the project's own code path (`PretrainConfig` → `bert.pretrain.build` → `TrainStep.step`) and
+the project's own code path (`PretrainConfig` → BertForPreTraining + PretrainingLoss → `make_train_step` → `TrainStep.step`, inputs by `bert.pretrain.model_inputs`) and
 timed in this process, in graph mode (`jit=True`) and, with `--pynative`, also with `jit=False`.
 The torch reference runs in a subprocess of another interpreter (`--torch-python`, e.g. a venv
 with torch + transformers): `BertForPreTraining` with the same config (exact GELU, same
@@ -296,9 +296,12 @@ def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter"
 
     import bert.model
     from bert.dropout import DropoutInputs
-    from bert.pretrain import build, to_inputs
+    from bert.model import BertForPreTraining
+    from bert.pretrain import model_inputs
     from bert.train.config import PretrainConfig
     from bert.train.data import StepOrder
+    from bert.train.loss import PretrainingLoss
+    from bert.train.step import make_train_step
 
     if not jit:  # as bert.pretrain.train does; jit=True keeps the default context (TrainStep uses ms.jit)
         ms.set_context(mode=ms.PYNATIVE_MODE)
@@ -312,19 +315,20 @@ def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter"
     if dropout == "framework":
         bert.model.Dropout = framework_dropout
     try:
-        model, _, step_cell = build(cfg, world=1, total_steps=cfg.total_steps)
+        ms.set_seed(cfg.seed)
+        model = BertForPreTraining(cfg.bert_config())
+        step_cell = make_train_step(PretrainingLoss(model), model, cfg, 1, cfg.total_steps)
     finally:
         bert.model.Dropout = counter
     dropout_inputs = DropoutInputs(model, args.seq, "device" if dropout == "device" else "host")
     order = StepOrder(args.batch * len(batches), args.batch, 1, 0, 1, args.seed)
-    columns = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
-               "masked_lm_weights", "next_sentence_labels")
-    micro = [[tuple(b[c] for c in columns)] for b in batches]
 
-    def step(k):  # as bert.pretrain.train times it: host inputs and dropout masks included
-        keys = order.dropout_keys(k)
-        inputs, _ = to_inputs(micro[k % len(micro)], args.batch, 1, [dropout_inputs(key) for key in keys])
-        return step_cell.step(inputs)["loss"]
+    def step(k):  # as bert.train.loop times it: host inputs and dropout masks included
+        batch = batches[k % len(batches)]
+        (key,) = order.dropout_keys(k)
+        out = step_cell.step([model_inputs(batch, float(batch["masked_lm_weights"].sum()), args.batch,
+                                           dropout_inputs(key))])
+        return out["totals"][0] / out["loss_scale"]
 
     times, warmup_s, losses, cores, others = timed_loop(step, args.warmup, args.steps)
     return {**summarize(times, args.batch), "warmup_s": warmup_s, "first_losses": losses, "cpu_cores": cores,

@@ -21,11 +21,6 @@ class CheckpointError(ValueError):
     """A checkpoint that does not fit; the message lists what is wrong."""
 
 
-def model_state(model) -> dict[str, np.ndarray]:
-    """All parameters of a MindSpore cell as name → numpy array."""
-    return {p.name: p.asnumpy() for p in model.get_parameters()}
-
-
 def save_state(path: str | os.PathLike, state: dict[str, np.ndarray]) -> None:
     """Write a safetensors file atomically."""
     tmp = temporary_sibling(path)

@@ -143,7 +143,6 @@ LAYERS = (2, 4, 6, 8, 10, 12)
 HIDDENS = (128, 256, 512, 768)
 ALIASES = {"tiny": "L2-H128", "mini": "L4-H256", "small": "L4-H512", "medium": "L8-H512", "base": "L12-H768"}
 ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_approximate")
-COMPUTE_TYPES = ("float32", "float16", "bfloat16")
 _SIZE = re.compile(r"^L(\d+)-H(\d+)$", re.IGNORECASE)
 
 
@@ -163,7 +162,6 @@ class BertConfig:
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
-    compute_type: str = "float32"
 
     def validate(self) -> None:
         for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -180,8 +178,6 @@ class BertConfig:
             raise ConfigError("initializer_range and layer_norm_eps must be positive")
         if self.hidden_act not in ACTIVATIONS:
             raise ConfigError(f"hidden_act {self.hidden_act!r} is not one of {', '.join(ACTIVATIONS)}")
-        if self.compute_type not in COMPUTE_TYPES:
-            raise ConfigError(f"compute_type {self.compute_type!r} is not one of {', '.join(COMPUTE_TYPES)}")
 
     @property
     def name(self) -> str:
@@ -234,7 +230,7 @@ class BertConfig:
             raise ConfigError(f"model_type {data['model_type']!r} is not bert")
         if data.get("position_embedding_type", "absolute") != "absolute":
             raise ConfigError(f"position_embedding_type {data['position_embedding_type']!r} is not supported")
-        names = {f.name for f in dataclasses.fields(cls)} - {"compute_type"}
+        names = {f.name for f in dataclasses.fields(cls)}
         return from_dict(cls, {k: v for k, v in data.items() if k in names})
 
     def to_dict(self) -> dict:

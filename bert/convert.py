@@ -143,9 +143,8 @@ def read_hf_dir(hf_dir: str | os.PathLike) -> tuple[BertConfig, dict[str, np.nda
 
 
 def hf_config_dict(config: BertConfig, architecture: str, pad_token_id: int = 0) -> dict:
-    fields = {k: v for k, v in config.to_dict().items() if k != "compute_type"}
     return {"architectures": [architecture], "model_type": "bert", "pad_token_id": pad_token_id,
-            "position_embedding_type": "absolute", **fields}
+            "position_embedding_type": "absolute", **config.to_dict()}
 
 
 # ---------------------------------------------------------------- Google TF checkpoints

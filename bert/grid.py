@@ -32,19 +32,21 @@ def summarize(grid_dir: str | Path) -> dict:
         data = json.loads(results.read_text())
         cfg = data["config"]
         rows.append({"cell": results.parent.name, "train_batch_size": cfg["train_batch_size"],
-                     "learning_rate": cfg["optim"]["learning_rate"], "best_accuracy": data["best_accuracy"],
-                     "best_step": data["best_step"], "dev_accuracy": data["dev_accuracy"], "dataset": data["dataset"]})
+                     "learning_rate": cfg["optim"]["learning_rate"], "best_score": data["best_score"],
+                     "best_step": data["best_step"], "dev_score": data["dev_score"], "dataset": data["dataset"],
+                     "metric": data["metrics"][0] if len(data["metrics"]) == 1 else "score"})
     if not rows:
         raise FileNotFoundError(f"no */results.json under {grid_dir}")
-    rows.sort(key=lambda r: -r["best_accuracy"])
+    rows.sort(key=lambda r: -r["best_score"])
     summary = {"best": rows[0], "cells": rows}
-    lines = [f"# Finetuning grid: {grid_dir} ({rows[0]['dataset']})", "",
-             "| batch | lr | best dev acc | at step | final dev acc |", "|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['train_batch_size']} | {r['learning_rate']:g} | {r['best_accuracy']:.2%} | {r['best_step']} "
-              f"| {r['dev_accuracy']:.2%} |" for r in rows]
     best = rows[0]
+    lines = [f"# Finetuning grid: {grid_dir} ({best['dataset']})", "",
+             f"| batch | lr | best dev {best['metric']} | at step | final dev {best['metric']} |",
+             "|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['train_batch_size']} | {r['learning_rate']:g} | {r['best_score']:.4f} | {r['best_step']} "
+              f"| {r['dev_score']:.4f} |" for r in rows]
     lines += ["", f"Best: batch {best['train_batch_size']}, lr {best['learning_rate']:g} → "
-                  f"{best['best_accuracy']:.2%} ({best['cell']})"]
+                  f"{best['best_score']:.4f} ({best['cell']})"]
     write_text_atomic(grid_dir / "grid_summary.json", json.dumps(summary, indent=2) + "\n")
     write_text_atomic(grid_dir / "grid_summary.md", "\n".join(lines) + "\n")
     return summary

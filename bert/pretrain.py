@@ -24,6 +24,15 @@ INPUTS = ("input_ids", "segment_ids", "input_mask", "masked_lm_positions", "mask
           "next_sentence_labels")
 
 
+def model_inputs(batch: dict, masked: float, global_batch: int, dropout=None) -> tuple:
+    """One micro-batch of MindRecord columns + the global batch's masked-token count and size →
+    PretrainingLoss's inputs (the two counts are its loss denominators)."""
+    import mindspore as ms
+
+    return (*(ms.Tensor(batch[name]) for name in INPUTS), ms.Tensor(masked + 1e-5, ms.float32),
+            ms.Tensor(float(global_batch), ms.float32), dropout)
+
+
 class Pretraining(Task):
     """MLM + NSP on MindRecord shards; evaluated on held-out shards when eval_data is set."""
 
@@ -52,10 +61,7 @@ class Pretraining(Task):
         return [float(sum(b["masked_lm_weights"].sum() for b in micro_batches))]
 
     def inputs(self, batch, counts, dropout):
-        import mindspore as ms
-
-        return (*(ms.Tensor(batch[name]) for name in INPUTS), ms.Tensor(counts[0] + 1e-5, ms.float32),
-                ms.Tensor(float(self.feed.global_batch), ms.float32), dropout)
+        return model_inputs(batch, counts[0], self.feed.global_batch, dropout)
 
     def train_metrics(self, sums, counts):
         mlm_sum, nsp_sum, mlm_correct, nsp_correct = sums

@@ -32,7 +32,6 @@ class SubmitError(Exception):
 
 @dataclasses.dataclass
 class Profile:
-    scheduler: str = "slurm"
     partition: str | None = None
     account: str | None = None
     qos: str | None = None

@@ -104,3 +104,31 @@ def run_msrun(module: str, *args, log_dir: Path, workers: int = 2, timeout: int 
     log = (Path(log_dir) / "worker_0.log").read_text()
     assert run.returncode == 0, log[-3000:]
     return log
+
+
+def glue_args(task: str, data: Path, out: Path, config: str = "configs/finetune_sst2.yaml", *extra) -> list:
+    """A from-scratch L2-H128 run on a generated GLUE set (lr 5e-4, batch 16, seq 64, dropout 0.1)."""
+    from bert import assets
+
+    return ["--config", REPO / config, "init=null", f"vocab={assets.uncased_vocab()}", f"task={task}",
+            f"data_dir={data}", "model.name=L2-H128", f"output_dir={out}", f"log_dir={out}/logs",
+            "train_batch_size=16", "max_length=64", "optim.learning_rate=5e-4", "log_interval=10", "epochs=3", *extra]
+
+
+@pytest.fixture(scope="session")
+def glue_runs(tmp_path_factory):
+    """Every GLUE task's generated set (bert.data.glue_demo), finetuned once: name → {data, out, results, stdout}."""
+    import json
+
+    from bert.data import glue
+    from bert.data.glue_demo import write_demo
+
+    root = write_demo(tmp_path_factory.mktemp("glue"))
+    runs = {}
+    for name in glue.TASKS:
+        out = root.parent / "runs" / name
+        proc = run_module("bert.finetune", *glue_args(name, root / name, out))
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
+        runs[name] = {"data": root / name, "out": out, "stdout": proc.stdout,
+                      "results": json.loads((out / "results.json").read_text())}
+    return runs

@@ -54,14 +54,14 @@ def baseline(request, data, teacher, tmp_path_factory):
 
 
 def scalars(stage, out):
-    return tensorboard_scalars(out / "logs" / out.name / "tb", f"{stage}/")
+    logdir = out / "logs" / out.name / "tb"
+    return {**tensorboard_scalars(logdir, "train/"), **tensorboard_scalars(logdir, "eval/")}
 
 
 def assert_same_run(stage, out, ref):
-    """Every {stage}/ scalar (train loss and lr each step, dev accuracy and loss), results and final
-    weights, bit for bit."""
+    """Every scalar (train loss, lr … each step, dev metrics and loss), results and final weights, bit for bit."""
     ours, theirs = scalars(stage, out), scalars(stage, ref)
-    assert [step for step, _ in theirs[f"{stage}/train_loss"]] == list(range(1, STEPS + 1))
+    assert [step for step, _ in theirs["train/loss"]] == list(range(1, STEPS + 1))
     assert ours == theirs
     results = [json.loads((o / "results.json").read_text()) for o in (out, ref)]
     assert results[0]["history"] == results[1]["history"]
@@ -73,10 +73,10 @@ def assert_same_run(stage, out, ref):
 
 def assert_same_losses(stage, out, ref, atol=1e-5):
     ours, theirs = scalars(stage, out), scalars(stage, ref)
-    steps = [step for step, _ in theirs[f"{stage}/train_loss"]]
-    assert [step for step, _ in ours[f"{stage}/train_loss"]] == steps == list(range(1, STEPS + 1))
-    np.testing.assert_allclose([v for _, v in ours[f"{stage}/train_loss"]],
-                               [v for _, v in theirs[f"{stage}/train_loss"]], atol=atol, rtol=0)
+    steps = [step for step, _ in theirs["train/loss"]]
+    assert [step for step, _ in ours["train/loss"]] == steps == list(range(1, STEPS + 1))
+    np.testing.assert_allclose([v for _, v in ours["train/loss"]],
+                               [v for _, v in theirs["train/loss"]], atol=atol, rtol=0)
 
 
 def test_the_same_command_killed_after_a_checkpoint_and_resumed_is_the_same_run_bit_for_bit(baseline, data, teacher,

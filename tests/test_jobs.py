@@ -79,8 +79,8 @@ def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_
     assert results["dataset"] == "generated demo set (not SST-2)"
     distilled = json.loads((tmp_path / "distill" / "results.json").read_text())
     assert distilled["teacher"] == str(tmp_path / "finetune" / "best")
-    assert distilled["teacher_dev_accuracy"] == pytest.approx(results["best_accuracy"])
-    assert re.search(r"distill done: .*best dev accuracy", run.stdout), run.stdout
+    assert distilled["teacher_dev_score"] == pytest.approx(results["best_score"])
+    assert re.search(r"distill done: .*best dev Accuracy", run.stdout), run.stdout
 
 
 # ---------------------------------------------------------------- on the Slurm sandbox
@@ -108,8 +108,11 @@ def test_sbatch_finetune_and_distill_templates_print_accuracy_and_write_results(
     data = write_demo(tmp_path / "sst2", train=200, dev=64, test=16)
     common = [f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
               f"log_dir={tmp_path / 'logs'}", "init=null"]
-    sbatch_to_completion(slurm, "finetune_sst2", *common, f"output_dir={tmp_path / 'out'}")
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["best_accuracy"] >= 0.0
+    log = sbatch_to_completion(slurm, "finetune_sst2", *common, f"output_dir={tmp_path / 'out'}")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    best = float(re.findall(r"Best-Accuracy: ([\d.]+)%", log)[-1])
+    assert results["best_score"] == pytest.approx(best / 100, abs=5e-4) and results["best_step"] == 200 // 32  # one epoch, evaluated at its end
+    assert len((tmp_path / "out" / "SST-2.tsv").read_text().splitlines()) == 16 + 1
     # the distillation template, with the model just finetuned as the teacher
     sbatch_to_completion(slurm, "distill_sst2", *common, f"teacher={tmp_path / 'out' / 'best'}",
                          f"output_dir={tmp_path / 'distilled'}")
@@ -140,7 +143,10 @@ def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
     stages = [job_fields(slurm, i) for i in ids]
     assert all(f["JobState"] == "COMPLETED" for f in stages)
     assert stages[0]["EndTime"] <= stages[1]["StartTime"] and stages[1]["EndTime"] <= stages[2]["StartTime"]
-    assert json.loads((tmp_path / "finetune" / "results.json").read_text())["best_accuracy"] >= 0.0
+    results = json.loads((tmp_path / "finetune" / "results.json").read_text())
+    assert results["config"]["init"].startswith(str(tmp_path / "pretrain"))  # finetuned the pretrained model
+    assert [h["step"] for h in results["history"]] == [results["best_step"]]  # one epoch, evaluated once
+    assert (tmp_path / "finetune" / "SST-2.tsv").is_file()
 
 
 def test_real_preemption_by_a_higher_priority_partition_resumes_to_the_planned_step(slurm, wiki_8k, tmp_path):
@@ -183,6 +189,6 @@ def test_finetune_grid_runs_every_cell_and_names_the_best(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     summary = json.loads((tmp_path / "grid" / "grid_summary.json").read_text())
     assert sorted(c["cell"] for c in summary["cells"]) == ["bs16_lr0.001", "bs16_lr1e-05"]
-    assert summary["best"]["best_accuracy"] == max(c["best_accuracy"] for c in summary["cells"])
+    assert summary["best"]["best_score"] == max(c["best_score"] for c in summary["cells"])
     table = (tmp_path / "grid" / "grid_summary.md").read_text()
     assert "| batch | lr | best dev acc |" in table and "Best: batch 16" in table

@@ -116,7 +116,7 @@ class LogitsPathLoss(nn.Cell):
         super().__init__(auto_prefix=False)
         self.model = model
 
-    def construct(self, input_ids, input_mask, segment_ids, positions, mlm_ids, mlm_weights, nsp_labels, mlm_den,
+    def construct(self, input_ids, segment_ids, input_mask, positions, mlm_ids, mlm_weights, nsp_labels, mlm_den,
                   nsp_den):
         mlm_logits, nsp_logits = self.model(input_ids, segment_ids, input_mask, positions)
         mlm = (token_nll(mlm_logits.reshape(-1, mlm_logits.shape[-1]), mlm_ids.reshape(-1))
@@ -130,7 +130,7 @@ def test_pretraining_loss_and_gradients_equal_the_plain_logits_path():
     batch, seq, preds = 4, 16, 3
     weights = np.ones((batch, preds), np.float32)
     weights[1, 2] = 0.0  # a padded prediction slot
-    cols = (RNG.integers(5, 120, (batch, seq)), np.ones((batch, seq)), np.zeros((batch, seq)),
+    cols = (RNG.integers(5, 120, (batch, seq)), np.zeros((batch, seq)), np.ones((batch, seq)),  # ids, segments, mask
             RNG.integers(1, seq, (batch, preds)), RNG.integers(5, 120, (batch, preds)))
     inputs = [ms.Tensor(c.astype(np.int32)) for c in cols] + [
         ms.Tensor(weights), ms.Tensor(RNG.integers(0, 2, (batch, 1)).astype(np.int32)),
@@ -150,7 +150,7 @@ def test_mixed_precision_o2_gradients_are_finite_and_close_to_float32():
 
     config = BertConfig.from_name("tiny", vocab_size=120, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     batch, seq, preds = 4, 16, 3
-    cols = (RNG.integers(5, 120, (batch, seq)), np.ones((batch, seq)), np.zeros((batch, seq)),
+    cols = (RNG.integers(5, 120, (batch, seq)), np.zeros((batch, seq)), np.ones((batch, seq)),  # ids, segments, mask
             RNG.integers(1, seq, (batch, preds)), RNG.integers(5, 120, (batch, preds)))
     inputs = [ms.Tensor(c.astype(np.int32)) for c in cols] + [
         ms.Tensor(np.ones((batch, preds), np.float32)), ms.Tensor(RNG.integers(0, 2, (batch, 1)).astype(np.int32)),

@@ -199,7 +199,8 @@ def test_loss_falls_clearly_and_held_out_eval_is_logged(wiki_8k, tmp_path):
     first, last = found[10][0], min(found[s][0] for s in (130, 140, 150))
     print(f"loss {first:.3f} → {last:.3f}")
     assert first > 8.5 and last < first - 1.2  # ln(8000) + ln(2) ≈ 9.7 at init; measured ~9.4 → ~7.6
-    eval_line = next(line for line in run.stdout.splitlines() if line.startswith("eval:"))
+    eval_line = [line for line in run.stdout.splitlines() if line.startswith("eval (step ")][-1]
+    assert eval_line.startswith("eval (step 150): ")  # at each epoch end and the last step
     eval_mlm_loss = float(re.search(r"mlm_loss: ([\d.]+)", eval_line)[1])
     eval_mlm_accuracy = float(re.search(r"mlm_accuracy: ([\d.]+)", eval_line)[1])
     assert eval_mlm_loss < 8.0 and eval_mlm_accuracy > 0.02  # chance: 1/8000

@@ -74,12 +74,11 @@ def _pick(rng: random.Random, *pools):
 
 
 # ---------------------------------------------------------------- CoLA: acceptable vs not
-COLA_SUBJECTS = ("john", "mary", "bill", "sue", "the dog", "the boy", "the girl", "the teacher", "my sister",
-                 "the old man", "the child", "the farmer", "the student", "sarah", "the doctor", "the cat")
-COLA_VERBS = (("chased", "chase"), ("kicked", "kick"), ("liked", "like"), ("found", "find"), ("ate", "eat"),
-              ("wanted", "want"), ("took", "take"), ("saw", "see"), ("wrote", "write"), ("sold", "sell"),
-              ("bought", "buy"), ("lost", "lose"), ("broke", "break"), ("opened", "open"), ("carried", "carry"),
-              ("washed", "wash"))
+COLA_SUBJECTS = ("John", "Mary", "Bill", "Sue", "the dog", "the boy", "the girl", "the teacher", "my sister",
+                 "the old man", "the child", "the farmer", "the student", "Sarah", "the doctor", "the cat")
+COLA_PEOPLE = tuple(s for s in COLA_SUBJECTS if s not in ("the dog", "the cat"))
+COLA_VERBS = (("liked", "like"), ("found", "find"), ("ate", "eat"), ("wanted", "want"), ("took", "take"),
+              ("saw", "see"), ("bought", "buy"), ("broke", "break"))
 COLA_PARTICIPLES = {"ate": "eaten", "took": "taken", "saw": "seen", "wrote": "written", "broke": "broken"}
 COLA_OBJECTS = ("the ball", "a book", "the cake", "the letter", "an apple", "the box", "the car", "a hat",
                 "the window", "the bread", "a chair", "the bottle", "the bag", "a present", "the door", "the map")
@@ -91,28 +90,35 @@ COLA_SOURCES = ("gj04", "bc01", "ad03", "c-05", "cj99", "w_80", "r-67", "l-93", 
 
 def _cola(rng: random.Random, label: str, stem: str) -> Example:
     subject, (past, base), obj, place = _pick(rng, COLA_SUBJECTS, COLA_VERBS, COLA_OBJECTS, COLA_PLACES)
-    other = rng.choice([s for s in COLA_SUBJECTS if s != subject])
-    form = rng.randrange(4)
+    other = rng.choice([s for s in COLA_PEOPLE if s != subject])
+    form, error = rng.randrange(4), rng.random()
     if label == "1":
-        words = (f"{subject} {past} {obj}", f"{subject} {past} {obj} {place}",
-                 f"{other} said that {subject} {past} {obj}",
-                 f"{obj} was {COLA_PARTICIPLES.get(past, past)} by {subject}")[form]
-    elif rng.random() < 2 / 3:  # the verb in its bare form where English needs a tense
-        words = (f"{subject} {base} {obj}", f"{subject} {base} {obj} {place}",
-                 f"{other} said that {subject} {base} {obj}", f"{obj} was {base} by {subject}")[form]
-    else:  # scrambled word order
+        verb = past
+    elif error < 0.45:  # the bare form where English needs a tense: "Mary like the cake."
+        verb = base
+    elif error < 0.8:  # "did" with the past form: "Mary did liked the cake."
+        verb = f"did {past}"
+    else:  # scrambled word order: "Liked Mary the cake."
         tokens = f"{subject} {past} {obj}".split()
         while tokens == f"{subject} {past} {obj}".split() or tokens[0] in ("the", "a", "an", "my"):
             rng.shuffle(tokens)
-        words = " ".join(tokens)
+        return _cola_example(rng, " ".join(tokens), label)
+    participle = COLA_PARTICIPLES.get(past, past)
+    passive = participle if verb == past else base if verb == base else f"been {participle}"  # was eat / been eaten
+    return _cola_example(rng, (f"{subject} {verb} {obj}", f"{subject} {verb} {obj} {place}",
+                               f"{other} said that {subject} {verb} {obj}", f"{obj} was {passive} by {subject}")[form],
+                         label)
+
+
+def _cola_example(rng: random.Random, words: str, label: str) -> Example:
     return Example(_cap(words) + ".", None, label,
                    {"source": rng.choice(COLA_SOURCES), "original_label": "" if label == "1" else "*"})
 
 
 # ---------------------------------------------------------------- MRPC: paraphrase or not
-MRPC_COMPANIES = ("microsoft", "intel", "oracle", "boeing", "sony", "toyota", "nike", "disney", "walmart",
-                  "siemens", "nokia", "honda")
-MRPC_OTHER_COMPANIES = ("pfizer", "ford", "motorola", "samsung", "nestle", "chrysler")  # only in 0 pairs
+MRPC_COMPANIES = ("Microsoft", "Intel", "Oracle", "Boeing", "Sony", "Toyota", "Nike", "Disney", "IBM", "Siemens",
+                  "Nokia", "Honda")
+MRPC_OTHER_COMPANIES = ("Ford", "Motorola", "Samsung", "Chrysler", "Amazon", "Nintendo")  # only in 0 pairs
 MRPC_METRICS = ("profit", "revenue", "sales", "income", "earnings")
 MRPC_QUARTERS = ("first", "second", "third", "fourth")
 MRPC_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -127,7 +133,7 @@ def _mrpc(rng: random.Random, label: str, stem: str) -> Example:
     company, metric, quarter, day, first, last, quote = _pick(
         rng, MRPC_COMPANIES, MRPC_METRICS, MRPC_QUARTERS, MRPC_DAYS, MRPC_FIRST, MRPC_LAST, MRPC_QUOTES)
     n = rng.randrange(2, 40)
-    cap = company.capitalize()
+    cap = company
     if rng.random() < 0.6:  # a figure
         a = rng.choice((f"{cap} said on {_cap(day)} that its {quarter} quarter {metric} rose {n} percent .",
                         f"{cap} 's {metric} rose {n} percent in the {quarter} quarter , the company said "
@@ -142,7 +148,7 @@ def _mrpc(rng: random.Random, label: str, stem: str) -> Example:
             b = rng.choice((f"{_cap(metric)} at {cap} fell {n} percent in the {quarter} quarter , the company said .",
                             f"{cap} said its {quarter} quarter {metric} dropped {n} percent from a year ago ."))
         else:
-            other = rng.choice(MRPC_OTHER_COMPANIES).capitalize()
+            other = rng.choice(MRPC_OTHER_COMPANIES)
             b = rng.choice((f"{other} said on {_cap(day)} that its {metric} rose {n} percent in the {quarter} "
                             f"quarter .",
                             f"{other} 's {quarter} quarter {metric} increased {n} percent , analysts said ."))
@@ -154,7 +160,7 @@ def _mrpc(rng: random.Random, label: str, stem: str) -> Example:
         elif rng.random() < 0.5:
             b = f"{_cap(first)} {_cap(last)} , a spokesman for {cap} , declined to comment on the results ."
         else:
-            other = rng.choice(MRPC_OTHER_COMPANIES).capitalize()
+            other = rng.choice(MRPC_OTHER_COMPANIES)
             b = f'" {_cap(quote)} , " said {_cap(first)} {_cap(last)} of {other} .'
     return Example(_an(a), _an(b), label)
 
@@ -196,14 +202,14 @@ QQP_TOPICS = ("python", "guitar", "chess", "french", "spanish", "piano", "photog
               "programming", "drawing", "yoga", "math", "physics", "economics", "marketing", "java", "painting",
               "singing", "german", "statistics", "chemistry", "tennis", "dancing")
 QQP_WORDS = ("karma", "irony", "paradox", "nostalgia", "empathy", "entropy", "metaphor", "democracy", "sarcasm",
-             "genre", "cliche", "satire")
+             "genre", "slang", "satire")
 # each intent: wordings of one question; question 1 and duplicates come from these
 QQP_INTENTS = (
-    ("how do i learn {t}?", "what is the best way to learn {t}?", "how can i learn {t} quickly?",
-     "how should i start learning {t}?", "what are some good ways to learn {t}?"),
-    ("how can i get better at {t}?", "how do i improve my {t} skills?", "what can i do to improve at {t}?",
-     "how do i become good at {t}?"),
-    ("what are the best books on {t}?", "which books should i read to learn {t}?",
+    ("how do I learn {t}?", "what is the best way to learn {t}?", "how can I learn {t} quickly?",
+     "how should I start learning {t}?", "what are some good ways to learn {t}?"),
+    ("how can I get better at {t}?", "how do I improve my {t} skills?", "what can I do to improve at {t}?",
+     "how do I become good at {t}?"),
+    ("what are the best books on {t}?", "which books should I read to learn {t}?",
      "can you recommend some good books about {t}?", "what is a good book for learning {t}?"),
     ('what does "{w}" mean?', 'what is the meaning of "{w}"?', 'what is meant by the word "{w}"?',
      'can someone explain the word "{w}" to me?'),
@@ -211,7 +217,7 @@ QQP_INTENTS = (
 # other questions about the same topic or word: only non-duplicates use these
 QQP_OTHER = (
     ("why is {t} so popular?", "who invented {t}?", "what is the history of {t}?", "is {t} harder than {u}?",
-     "what jobs can i get if i know {t}?", "is it too late to learn {t} at forty?", "why do so many people hate {t}?"),
+     "what jobs can I get if I know {t}?", "is it too late to learn {t} at forty?", "why do so many people hate {t}?"),
     ('what is the origin of the word "{w}"?', 'why do people use the word "{w}" so often?',
      'is "{w}" a french word?', 'who first used the word "{w}"?'),
 )
@@ -244,8 +250,8 @@ NLI_ACTIONS = (("repaired", "repair", "repaired", "the fence"), ("painted", "pai
                ("closed", "close", "closed", "the shop"), ("signed", "sign", "signed", "the contract"))
 NLI_PLACES = ("in the city", "near the river", "at the station", "in the village", "at the office",
               "behind the school", "in the garden", "by the lake")
-NLI_TIMES = ("on monday", "last week", "yesterday", "this morning", "in the evening", "after lunch",
-             "on friday", "last summer")
+NLI_TIMES = ("on Monday", "last week", "yesterday", "this morning", "in the evening", "after lunch",
+             "on Friday", "last summer")
 NLI_REASONS = ("because it was cheap", "because nobody else wanted to", "because the boss asked", "for a friend",
                "to earn some money", "for the first time")
 MNLI_GENRES = {"matched": ("fiction", "government", "slate", "telephone", "travel"),
@@ -257,7 +263,7 @@ def _nli_pair(rng: random.Random, label: str) -> tuple[str, str]:
     person, (past, base, part, obj), place, time = _pick(rng, NLI_PEOPLE, NLI_ACTIONS, NLI_PLACES, NLI_TIMES)
     premise = rng.choice((f"{person} {past} {obj} {place} {time}", f"{time}, {person} {past} {obj} {place}",
                           f"according to the report, {person} {past} {obj} {place} {time}",
-                          f"{person}, who lives {place}, {past} {obj} {time}"))
+                          f"{person}, who works {place}, {past} {obj} {time}"))
     if label == "entailment":
         hypothesis = rng.choice((f"someone {past} {obj}", f"{person} {past} something", f"{obj} was {part}",
                                  f"{person} did something {time}", f"somebody was {place} {time}",
@@ -342,7 +348,7 @@ def _qnli(rng: random.Random, label: str, stem: str) -> Example:
     questions, answers = rng.choice(QNLI_KINDS)
     s = rng.choice(QNLI_SUBJECTS)
     first, last = rng.choice(QNLI_NAMES)
-    values = {"s": s, "S": _cap(s), "year": str(rng.randrange(1650, 1990)), "first": _cap(first),
+    values = {"s": s, "S": _cap(s), "year": str(rng.randrange(1750, 1990)), "first": _cap(first),
               "last": _cap(last), "city": _cap(rng.choice(QNLI_CITIES)), "num": f"{rng.randrange(2, 90)},000"}
     sentence = rng.choice(answers if label == "entailment" else QNLI_OTHER)
     return Example(_cap(rng.choice(questions).format(**values)), _cap(sentence.format(**values)), label)
@@ -353,7 +359,7 @@ RTE_FIRST = ("john", "maria", "david", "sarah", "michael", "anna", "peter", "lau
              "linda", "daniel", "susan", "frank", "alice")
 RTE_LAST = ("smith", "lopez", "miller", "davis", "wilson", "taylor", "clark", "lewis", "walker", "young", "king",
             "wright", "green", "adams", "baker", "nelson", "carter", "mitchell")
-RTE_ORGS = ("microsoft", "google", "intel", "boeing", "toyota", "nestle", "siemens", "unilever", "shell", "sony")
+RTE_ORGS = ("microsoft", "google", "intel", "boeing", "toyota", "nissan", "siemens", "philips", "shell", "sony")
 RTE_ROLES = ("chief executive", "president", "chairman", "spokesman", "director")
 RTE_CITIES = ("london", "paris", "berlin", "tokyo", "madrid", "chicago", "toronto", "sydney", "mumbai", "cairo")
 RTE_PLANS = ("open a new factory", "build a research centre", "hire two thousand workers", "move its headquarters",
@@ -363,18 +369,16 @@ RTE_PLANS = ("open a new factory", "build a research centre", "hire two thousand
 def _rte(rng: random.Random, label: str, stem: str) -> Example:
     first, last, org, role, city, plan = _pick(rng, RTE_FIRST, RTE_LAST, RTE_ORGS, RTE_ROLES, RTE_CITIES, RTE_PLANS)
     name, org, city = f"{_cap(first)} {_cap(last)}", _cap(org), _cap(city)
-    text = rng.choice((f"{name}, the {role} of {org}, said on tuesday that the company will {plan} in {city} "
-                       f"next year.",
-                       f"{org} will {plan} in {city}, its {role} {name} told reporters at a meeting on friday.",
-                       f"speaking in {city} on monday, {name}, {role} of {org}, announced that the company "
-                       f"would {plan} there."))
+    text = rng.choice((f"{name}, the {role} of {org}, said the company will {plan} in {city}.",
+                       f"{org} will {plan} in {city}, its {role} {name} said on Friday.",
+                       f"in {city} on Monday, {name}, {role} of {org}, said the company would {plan} there."))
     if label == "entailment":
         hypothesis = rng.choice((f"{name} works for {org}.", f"{org} plans to {plan} in {city}.",
                                  f"{name} is the {role} of {org}.", f"{org} has plans for {city}."))
     else:
         hypothesis = rng.choice((f"{name} does not work for {org}.", f"{org} will not {plan}.",
-                                 f"{name} denied that {org} would {plan}.", f"{org} has closed its offices in {city}.",
-                                 f"{name} was fired by {org}.", f"{org} refused to invest in {city}."))
+                                 f"{name} denied that {org} would {plan}.", f"{org} has no plans for {city}.",
+                                 f"{name} has never worked for {org}.", f"{org} will never {plan} in {city}."))
     return Example(_an(_cap(text)), _an(hypothesis), label)
 
 
@@ -387,8 +391,8 @@ WNLI_SCHEMAS = (
      ("suitcase", "bag", "car", "room", "boot", "cupboard", "drawer", "basket"),
      ("big", "large", "wide", "tall", "heavy", "long"), ("small", "narrow", "tiny", "short", "full", "low")),
     ("{x} thanked {y} because he was so {adj}.", "{x} was so {adj}.",
-     ("john", "paul", "mark", "tom", "peter", "george", "frank", "steve"),
-     ("bill", "david", "james", "kevin", "henry", "jack", "simon", "adam"),
+     ("John", "Paul", "Mark", "Tom", "Peter", "George", "Frank", "Steve"),
+     ("Bill", "David", "James", "Kevin", "Henry", "Jack", "Simon", "Adam"),
      ("grateful", "relieved", "pleased", "thankful"), ("generous", "helpful", "kind", "patient", "brave")),
     ("the {x} could not catch the {y} because it was too {adj}.", "the {x} was too {adj}.",
      ("dog", "cat", "fox", "wolf", "lion", "bear", "hawk", "tiger"),

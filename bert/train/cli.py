@@ -1,6 +1,6 @@
-"""The command line shared by bert.pretrain and bert.finetune: `--config YAML` + `key=value`
-overrides in, a run with SIGUSR2/SIGTERM turned into a save-and-exit request out; bad input →
-one `error:` line and exit code 2."""
+"""The command line of every training stage (bert.pretrain, bert.finetune, bert.distill):
+`--config YAML` + `key=value` overrides in, a run with SIGUSR2/SIGTERM turned into a
+save-and-exit request out; bad input → one `error:` line and exit code 2."""
 from __future__ import annotations
 
 import argparse

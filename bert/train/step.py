@@ -97,7 +97,8 @@ class TrainStep(nn.Cell):
             totals = values if totals is None else totals + values
         norm, finite, scale = out[2], out[3], out[4]
         return {"totals": [float(x) for x in totals.asnumpy()], "grad_norm": float(norm.asnumpy()),
-                "loss_scale": float(scale.asnumpy()), "skipped_steps": int(self.skipped.asnumpy())}
+                "finite": bool(finite.asnumpy()), "loss_scale": float(scale.asnumpy()),
+                "skipped_steps": int(self.skipped.asnumpy())}
 
 
 def make_train_step(loss_net: nn.Cell, model: nn.Cell, cfg, world: int, total_steps: int) -> TrainStep:
