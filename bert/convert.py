@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import atomic_directory, write_text_atomic
-from bert.checkpoint import (VOCAB_FILE, CheckpointError, assign_state, check_config_match,
+from bert.model_dir import (VOCAB_FILE, CheckpointError, assign_state, check_config_match,
                              is_model_dir, load_state, read_model_dir, save_model_dir, save_state)
 from bert.config import BertConfig, ConfigError
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import temporary_sibling, write_text_atomic
-from bert.checkpoint import VOCAB_FILE, CheckpointError
+from bert.model_dir import VOCAB_FILE, CheckpointError
 from bert.config import ConfigError
-from bert.data.extract import DataError
+from bert.data import DataError
 from bert.data.glue import Examples, encode
 from bert.glue_metrics import format_metrics
 from bert.tokenization import read_vocab
@@ -83,10 +83,10 @@ def check_same_vocab(teacher: Path, student: Path) -> None:
 
 def load_teacher(cfg: DistillConfig, student_vocab: Path, num_labels: int):
     """(teacher classifier without dropout, its source, a digest of its weights)."""
-    from bert.checkpoint import assign_state
+    from bert.model_dir import assign_state
     from bert.convert import read_any
     from bert.model import BertForSequenceClassification
-    from bert.train.checkpointing import resolve_init
+    from bert.train.checkpoints import resolve_init
 
     source = resolve_init(Path(cfg.teacher), "teacher")
     check_same_vocab(teacher_vocab(cfg, source), student_vocab)
@@ -193,7 +193,7 @@ class Distillation(Classification):
 
 
 def distill(cfg: DistillConfig, stop) -> int:
-    from bert.train.checkpointing import resolve_init
+    from bert.train.checkpoints import resolve_init
 
     resolve_init(Path(cfg.teacher), "teacher")  # before any heavy work
     bert_config = cfg.bert_config()

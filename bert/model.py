@@ -16,7 +16,7 @@ from mindspore.common.initializer import TruncatedNormal, initializer
 
 from bert.config import BertConfig
 from bert.dropout import Dropout
-from bert.layers import GELU, Dense, OutputNLL, output_logits
+from bert.kernels import GELU, Dense, OutputNLL, output_logits
 
 
 def _normal(config: BertConfig) -> TruncatedNormal:

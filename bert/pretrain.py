@@ -40,7 +40,7 @@ class Pretraining(Task):
                  eval_files: list[Path] | None, eval_rows: int):
         from bert.convert import load_pretrained
         from bert.model import BertForPreTraining
-        from bert.train.checkpointing import resolve_init
+        from bert.train.checkpoints import resolve_init
         from bert.train.loss import PretrainingLoss
 
         self.cfg, self.run = cfg, run
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
 
 
 def pretrain(cfg: PretrainConfig, stop) -> int:
-    from bert.train.checkpointing import resolve_init
+    from bert.train.checkpoints import resolve_init
 
     bert_config = cfg.bert_config()
     files = resolve_files(cfg.data)

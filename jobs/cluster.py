@@ -173,9 +173,9 @@ def stage_args(args, extra: list[str] = ()) -> list[str]:
 
 def preflight(stage: str, args: list[str]) -> None:
     """Catch a bad config or missing input here, in one line, rather than in a queued job."""
-    from bert.checkpoint import CheckpointError
+    from bert.model_dir import CheckpointError
     from bert.config import ConfigError
-    from bert.train.checkpointing import resolve_init
+    from bert.train.checkpoints import resolve_init
     from bert.train.data import DataFeedError, resolve_files
 
     if stage not in DISTRIBUTED:

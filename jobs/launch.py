@@ -112,7 +112,7 @@ def describe_exit(code: int) -> str:
 
 def resume_step(stage: str, args: list[str]) -> int | None:
     """The step the stage would resume from (its output_dir's latest checkpoint), if any."""
-    from bert.train.checkpointing import STATE_FILE, CheckpointManager
+    from bert.train.checkpoints import STATE_FILE, CheckpointManager
 
     try:
         latest = CheckpointManager(Path(stage_config(stage, args).output_dir) / "checkpoints").latest()

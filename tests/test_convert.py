@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from bert import assets
-from bert.checkpoint import CheckpointError, read_model_dir
+from bert.model_dir import CheckpointError, read_model_dir
 from bert.config import BertConfig
 from bert.convert import (hf_state_to_ms, load_hf_weights, load_pretrained, main, read_torch_bin,
                           tf_state_to_hf)
@@ -79,7 +79,7 @@ def test_unexpected_and_wrong_shape_tensors_are_listed():
     state["bert.encoder.layer.7.output.dense.weight"] = np.zeros((2, 2), np.float32)
     state["cls.seq_relationship.bias"] = np.zeros(3, np.float32)
     config = BertConfig.from_hf_dict(json.loads(str(ref["config"])))
-    from bert.checkpoint import assign_state
+    from bert.model_dir import assign_state
 
     with pytest.raises(CheckpointError) as err:
         assign_state(BertForPreTraining(config), state)

@@ -99,7 +99,7 @@ def test_live_teacher_gives_the_cached_result(task, hard):
 def test_outputs_tensorboard_and_cache(task, distilled):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from bert.checkpoint import is_model_dir
+    from bert.model_dir import is_model_dir
 
     out = task["root"] / "distilled"
     _, stdout = distilled

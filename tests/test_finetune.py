@@ -1,6 +1,7 @@
-"""bert.finetune on a learnable SST-2-format set the test writes: accuracy from scratch (finetuning
-a real imported checkpoint is the teacher of tests/test_distill.py), outputs (results.json, best checkpoint, SST-2.tsv, TensorBoard),
-resume after SIGUSR2, bad input."""
+"""bert.finetune on SST-2 (the default task; the other GLUE tasks: tests/test_glue_tasks.py), on
+the generated set: accuracy from scratch (finetuning a real imported checkpoint is the teacher of
+tests/test_distill.py), outputs (results.json, best checkpoint, SST-2.tsv, TensorBoard), resume
+after SIGUSR2, bad input."""
 import json
 import os
 import re
@@ -25,27 +26,16 @@ def sst2(tmp_path_factory):
     return write_demo(tmp_path_factory.mktemp("sst2"))
 
 
-# Dropout off: the accuracy thresholds here were measured without dropout (with MindSpore's old
-# CPU dropout, not reproducible, runs at lr 1e-3 swung between 82 % and 100 %). Runs with dropout
-# on repeat bit for bit now: tests/test_classifier_repeats.py.
-DETERMINISTIC = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0"]
-# lr 5e-4 (dev accuracy 90 → 96.5 → 98 → 100 % over the 4 epochs): at 1e-3 the model sits on the
-# 50 % plateau for 2–3 epochs and last-bit differences in the backward decide when it leaves
-# (measured: best 88 % vs 93.5 % for two backward implementations equal to 1e-6).
-
-
 def args_for(data, out, *extra):
     return ["--config", REPO / "configs" / "finetune_sst2.yaml", "init=null", f"vocab={assets.uncased_vocab()}",
             f"data_dir={data}", "model.name=L2-H128", f"output_dir={out}", f"log_dir={out}/logs",
-            "optim.learning_rate=5e-4", "log_interval=5", *DETERMINISTIC, *extra]
+            "optim.learning_rate=5e-4", "log_interval=5", *extra]
 
 
 @pytest.fixture(scope="module")
-def scratch(sst2, tmp_path_factory):
-    out = tmp_path_factory.mktemp("scratch")
-    run = run_module("bert.finetune", *args_for(sst2, out, "epochs=4"))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out, run.stdout
+def scratch(glue_runs):
+    """SST-2's run of the GLUE runs (conftest.glue_args: from scratch, 3 epochs, dropout 0.1)."""
+    return glue_runs["SST-2"]["out"], glue_runs["SST-2"]["stdout"]
 
 
 def test_tiny_model_from_scratch_reaches_ninety_percent(scratch):
@@ -54,21 +44,21 @@ def test_tiny_model_from_scratch_reaches_ninety_percent(scratch):
     print(f"scratch L2-H128: best dev accuracy {results['best_score']:.3f}")
     assert results["best_score"] >= 0.90
     lines = ACCURACY.findall(stdout)
-    assert len(lines) == 4  # one evaluation per epoch
+    assert len(lines) == 3  # one evaluation per epoch
     assert float(lines[-1][1]) == pytest.approx(100 * results["best_score"], abs=0.05)
     assert results["dataset"] == "generated demo set (not SST-2)"
     assert "generated demo set (not SST-2)" in stdout
 
 
-def test_outputs_best_checkpoint_predictions_and_tensorboard(scratch, sst2):
+def test_outputs_best_checkpoint_predictions_and_tensorboard(scratch, glue_runs):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from bert.checkpoint import is_model_dir
+    from bert.model_dir import is_model_dir
 
     out, _ = scratch
     assert is_model_dir(out / "best") and (out / "best" / "vocab.txt").is_file()
     lines = (out / "SST-2.tsv").read_text().splitlines()
-    test_rows = (sst2 / "test.tsv").read_text().splitlines()[1:]
+    test_rows = (glue_runs["SST-2"]["data"] / "test.tsv").read_text().splitlines()[1:]
     assert lines[0] == "index\tprediction" and len(lines) == len(test_rows) + 1
     assert [l.split("\t")[0] for l in lines[1:]] == [r.split("\t")[0] for r in test_rows]
     assert {l.split("\t")[1] for l in lines[1:]} <= {"0", "1"}

@@ -7,7 +7,7 @@ import scipy.stats
 from bert import assets, glue_metrics
 from bert.config import ConfigError
 from bert.data import glue
-from bert.data.extract import DataError
+from bert.data import DataError
 from bert.tokenization import Tokenizer, truncate_pair
 
 T = "\t"

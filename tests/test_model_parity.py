@@ -8,7 +8,7 @@ import pytest
 
 from bert.config import BertConfig
 from bert.convert import hf_state_to_ms
-from bert.checkpoint import assign_state
+from bert.model_dir import assign_state
 from bert.model import BertForPreTraining, BertForSequenceClassification, BertModel
 from conftest import load_fixture
 

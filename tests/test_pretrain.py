@@ -123,7 +123,7 @@ def test_sigusr2_saves_at_the_next_step_and_exits_zero_then_resumes_exactly(wiki
 
 
 def test_a_checkpoint_cut_off_mid_write_is_ignored(baseline, tmp_path):
-    from bert.train.checkpointing import CheckpointManager
+    from bert.train.checkpoints import CheckpointManager
 
     ckpt = tmp_path / "checkpoints"
     shutil.copytree(baseline[0] / "checkpoints", ckpt)

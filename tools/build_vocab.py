@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bert.data.examples import text_shards  # noqa: E402
-from bert.data.extract import DataError  # noqa: E402
+from bert.data import DataError  # noqa: E402
 from bert.data.vocab import write_vocab  # noqa: E402
 
 

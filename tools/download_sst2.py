@@ -15,85 +15,27 @@ checked it (the download is reused), or pass --no-verify.
 
 --demo writes bert.data.sst2_demo's generated set (marked by DEMO.txt; not SST-2) instead. Prints
 the output folder on stdout; progress and warnings go to stderr.
+
+This is tools/download_glue.py's code for one task, with a folder and a URL of your choosing;
+`python tools/download_glue.py --tasks SST-2 --output data` gives the same folder (data/SST-2).
 """
 from __future__ import annotations
 
 import argparse
 import re
 import sys
-import tempfile
-import zipfile
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
-sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]  # the bert package; download_wiki (tools/ is not a package)
+sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]  # the bert package; download_glue (tools/ is not a package)
 
+import download_glue as dg  # noqa: E402
 import download_wiki as dw  # noqa: E402
 
 from bert.atomic import atomic_directory  # noqa: E402
-from bert.data.sst2 import HEADERS  # noqa: E402
 from bert.data.sst2_demo import write_demo  # noqa: E402
 
-DEFAULT_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
-
-
-class SST2Error(ValueError):
-    """Anything that stops the tool short of an SST-2 folder; the message is the one-line reason."""
-
-
-def fetch(url: str, folder: Path, sha256: str | None, *, retries: int, timeout: float) -> Path:
-    """URL + folder + expected SHA-256 (None: unchecked) → folder/<name>, complete and, if asked, verified.
-
-    download_wiki takes its checksum from a '<hex>  <name>' list, so the one we know is handed
-    over as such a list in a temporary file.
-    """
-    if sha256 is None:
-        return dw.download(url, folder, verify=False, retries=retries, timeout=timeout)
-    with tempfile.TemporaryDirectory() as tmp:
-        sums = Path(tmp) / "sha256sums.txt"
-        sums.write_text(f"{sha256.lower()}  {dw.file_name(url)}\n", encoding="utf-8")
-        return dw.download(url, folder, str(sums), retries=retries, timeout=timeout)
-
-
-def check_members(archive: zipfile.ZipFile, name: str) -> None:
-    """Open zip + its name for messages → nothing, or SST2Error for a member that would land outside."""
-    for member in archive.namelist():
-        path = PureWindowsPath(member)  # splits at '/' and '\\'; its anchor catches '/x', '\\x' and 'C:x'
-        if path.anchor or ".." in path.parts:
-            raise SST2Error(f"{name} has a member with an absolute path or '..': {member!r}; not unpacking it")
-
-
-def check_layout(root: Path, name: str) -> None:
-    """Unpacked folder + zip name for messages → nothing, or SST2Error naming the missing file or bad header."""
-    files = {f"{split}.tsv": "\t".join(fields) for split, fields in HEADERS.items()}
-    for file, header in files.items():
-        path = root / file
-        if not path.is_file():
-            raise SST2Error(f"{name} is not GLUE SST-2: it has no {file} (expected {', '.join(files)})")
-        with open(path, encoding="utf-8", errors="replace") as f:
-            first = f.readline().rstrip("\r\n")
-        if first != header:
-            raise SST2Error(f"{name} is not GLUE SST-2: {file} starts with {first!r}, expected {header!r}")
-
-
-def unpack(zip_path: Path, output: Path) -> None:
-    """SST-2 zip + output folder → that folder replaced, atomically, by the zip's checked SST-2 files.
-
-    GLUE's zip keeps its files in one top folder (SST-2/); its contents become the output folder.
-    """
-    try:
-        with zipfile.ZipFile(zip_path) as archive, atomic_directory(output) as tmp:
-            check_members(archive, zip_path.name)
-            archive.extractall(tmp)
-            entries = list(tmp.iterdir())
-            root = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
-            check_layout(root, zip_path.name)
-            if root != tmp:
-                for entry in list(root.iterdir()):
-                    entry.rename(tmp / entry.name)
-                root.rmdir()
-    except zipfile.BadZipFile as exc:
-        raise SST2Error(f"{zip_path} is not a readable zip ({exc})") from None
+DEFAULT_URL = dg.downloads("SST-2")["SST-2"]
 
 
 def main(argv=None) -> int:
@@ -120,30 +62,24 @@ def main(argv=None) -> int:
     if args.retries < 0 or args.timeout <= 0:
         parser.error("--retries must be >= 0 and --timeout > 0")
     output = Path(args.output)
-    try:
+
+    def body() -> Path:
         if output.exists() and not output.is_dir():
-            raise SST2Error(f"output {output} exists and is not a directory")
+            raise dg.GlueError(f"output {output} exists and is not a directory")
         if args.demo:
             with atomic_directory(output) as tmp:
                 write_demo(tmp)
-        else:
-            url = args.url or DEFAULT_URL
-            if output.parent / dw.file_name(url) == output:
-                raise SST2Error(f"--output {output} would be the zip itself; name the folder differently")
-            zip_path = fetch(url, output.parent, args.sha256, retries=args.retries, timeout=args.timeout)
-            if args.sha256 is None and not args.no_verify:
-                digest = dw.file_digest(zip_path, "sha256")
-                raise SST2Error(f"no --sha256 given; {zip_path} has sha256 {digest}: check it, then rerun with "
-                                  f"--sha256 {digest} (the download is reused), or pass --no-verify")
-            unpack(zip_path, output)
-    except (dw.DownloadError, SST2Error, OSError) as exc:  # OSError: disk full, permissions, ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: a .part file stays; rerun the same command to resume", file=sys.stderr)
-        return 130
-    print(output)
-    return 0
+            return output
+        url = args.url or DEFAULT_URL
+        if output.parent / dw.file_name(url) == output:
+            raise dg.GlueError(f"--output {output} would be the zip itself; name the folder differently")
+        sha256 = {"SST-2": args.sha256.lower()} if args.sha256 else {}
+        zip_path = dg.download_all({"SST-2": url}, output.parent, sha256, not args.no_verify, retries=args.retries,
+                                   timeout=args.timeout, flag=lambda key, digest: f"--sha256 {digest}")["SST-2"]
+        dg.unpack(zip_path, output, "SST-2")
+        return output
+
+    return dg.run(body)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from bert.data.extract import DataError  # noqa: E402
+from bert.data import DataError  # noqa: E402
 from bert.data.mindrecord import COLUMNS, SUFFIX, read_rows, shard_files  # noqa: E402
 from bert.data.shards import MANIFEST  # noqa: E402
 from bert.tokenization import Tokenizer, VocabError  # noqa: E402

@@ -1,1 +1,6 @@
-"""Data stages: enwiki dump → extracted docs → sentence text shards → MindRecord MLM+NSP examples."""
+"""Data: the pretraining stages (enwiki dump → extracted docs → sentence text shards → MindRecord
+MLM+NSP examples) and GLUE's task files (bert.data.glue)."""
+
+
+class DataError(ValueError):
+    """Bad input to a data stage or a task file; the message is one line naming the problem."""

@@ -15,7 +15,7 @@ import numpy as np
 from bert.config import ConfigError
 from bert.data import shards
 from bert.data.config import DataConfig, load_data_config
-from bert.data.extract import DataError
+from bert.data import DataError
 from bert.data.mindrecord import COLUMNS, SUFFIX, write_shard
 from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard_seed
 from bert.tokenization import Tokenizer, VocabError, file_sha256

@@ -14,10 +14,7 @@ import sys
 from pathlib import Path
 
 from bert.atomic import temporary_sibling
-
-
-class DataError(ValueError):
-    """Bad input to a data stage; the message is one line naming the problem."""
+from bert.data import DataError
 
 
 def dump_head(path: Path) -> bytes | None:

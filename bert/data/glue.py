@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bert.config import ConfigError
-from bert.data.extract import DataError
+from bert.data import DataError
 
 if TYPE_CHECKING:
     from bert.tokenization import Tokenizer

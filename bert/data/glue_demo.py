@@ -118,10 +118,9 @@ def _cola_example(rng: random.Random, words: str, label: str) -> Example:
 # ---------------------------------------------------------------- MRPC: paraphrase or not
 MRPC_COMPANIES = ("Microsoft", "Intel", "Oracle", "Boeing", "Sony", "Toyota", "Nike", "Disney", "IBM", "Siemens",
                   "Nokia", "Honda")
-MRPC_OTHER_COMPANIES = ("Ford", "Motorola", "Samsung", "Chrysler", "Amazon", "Nintendo")  # only in 0 pairs
+MRPC_OTHER_COMPANIES = ("Ford", "Motorola", "Samsung", "Chrysler", "Amazon", "Nintendo")
 MRPC_METRICS = ("profit", "revenue", "sales", "income", "earnings")
 MRPC_QUARTERS = ("first", "second", "third", "fourth")
-MRPC_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 MRPC_FIRST = ("john", "david", "michael", "robert", "peter", "james", "richard", "thomas", "mark", "paul")
 MRPC_LAST = ("smith", "johnson", "brown", "miller", "davis", "wilson", "taylor", "clark", "lewis", "walker")
 MRPC_QUOTES = ("the results were better than we expected", "demand remained strong across all regions",
@@ -130,38 +129,26 @@ MRPC_QUOTES = ("the results were better than we expected", "demand remained stro
 
 
 def _mrpc(rng: random.Random, label: str, stem: str) -> Example:
-    company, metric, quarter, day, first, last, quote = _pick(
-        rng, MRPC_COMPANIES, MRPC_METRICS, MRPC_QUARTERS, MRPC_DAYS, MRPC_FIRST, MRPC_LAST, MRPC_QUOTES)
-    n = rng.randrange(2, 40)
-    cap = company
-    if rng.random() < 0.6:  # a figure
-        a = rng.choice((f"{cap} said on {_cap(day)} that its {quarter} quarter {metric} rose {n} percent .",
-                        f"{cap} 's {metric} rose {n} percent in the {quarter} quarter , the company said "
-                        f"{_cap(day)} ."))
-        if label == "1":
-            b = rng.choice((f"{_cap(metric)} at {cap} increased {n} percent in the {quarter} quarter , the "
-                            f"company said .",
-                            f"In the {quarter} quarter , {cap} 's {metric} grew by {n} percent , it said on "
-                            f"{_cap(day)} .",
-                            f"{cap} reported a {n} percent rise in {metric} for the {quarter} quarter ."))
-        elif rng.random() < 0.5:
-            b = rng.choice((f"{_cap(metric)} at {cap} fell {n} percent in the {quarter} quarter , the company said .",
-                            f"{cap} said its {quarter} quarter {metric} dropped {n} percent from a year ago ."))
-        else:
-            other = rng.choice(MRPC_OTHER_COMPANIES)
-            b = rng.choice((f"{other} said on {_cap(day)} that its {metric} rose {n} percent in the {quarter} "
-                            f"quarter .",
-                            f"{other} 's {quarter} quarter {metric} increased {n} percent , analysts said ."))
-    else:  # a quote, with literal quote marks as in the real files
-        a = f'" {_cap(quote)} , " said {_cap(first)} {_cap(last)} , a spokesman for {cap} .'
-        if label == "1":
-            b = rng.choice((f"{_cap(first)} {_cap(last)} , a {cap} spokesman , said {quote} .",
-                            f'A spokesman for {cap} , {_cap(first)} {_cap(last)} , said " {quote} . "'))
-        elif rng.random() < 0.5:
-            b = f"{_cap(first)} {_cap(last)} , a spokesman for {cap} , declined to comment on the results ."
-        else:
-            other = rng.choice(MRPC_OTHER_COMPANIES)
-            b = f'" {_cap(quote)} , " said {_cap(first)} {_cap(last)} of {other} .'
+    c, m, q, first, last, quote, other = _pick(rng, MRPC_COMPANIES, MRPC_METRICS, MRPC_QUARTERS, MRPC_FIRST,
+                                               MRPC_LAST, MRPC_QUOTES, MRPC_OTHER_COMPANIES)
+    n, name = rng.randrange(2, 40), f"{_cap(first)} {_cap(last)}"
+    if rng.random() < 0.7:  # a figure; 0: sentence 2 has it going the other way
+        a = rng.choice((f"{c} said its {q} quarter {m} rose {n} percent .",
+                        f"{c} 's {m} rose {n} percent in the {q} quarter , the company said .",
+                        f"{_cap(m)} at {c} rose {n} percent in the {q} quarter ."))
+        b = rng.choice((f"{c} 's {q} quarter {m} increased {n} percent .",
+                        f"In the {q} quarter , {m} at {c} grew {n} percent .",
+                        f"{c} reported a {n} percent rise in {q} quarter {m} .") if label == "1" else
+                       (f"{c} 's {q} quarter {m} fell {n} percent .",
+                        f"In the {q} quarter , {m} at {c} dropped {n} percent .",
+                        f"{c} reported a {n} percent decline in {q} quarter {m} .",
+                        f"{c} said its {m} fell , while {other} 's {m} rose {n} percent ."))
+    else:  # a quote, with literal quote marks as in the real files; 0: the spokesman said nothing
+        a = f'" {_cap(quote)} , " said {name} , a spokesman for {c} .'
+        b = rng.choice((f"{name} , a {c} spokesman , told reporters that {quote} .",
+                        f'A spokesman for {c} , {name} , told reporters " {quote} . "') if label == "1" else
+                       (f"{name} , a spokesman for {c} , declined to comment .",
+                        f'" We will not comment on that , " said {name} , a spokesman for {c} .'))
     return Example(_an(a), _an(b), label)
 
 
@@ -203,23 +190,27 @@ QQP_TOPICS = ("python", "guitar", "chess", "french", "spanish", "piano", "photog
               "singing", "german", "statistics", "chemistry", "tennis", "dancing")
 QQP_WORDS = ("karma", "irony", "paradox", "nostalgia", "empathy", "entropy", "metaphor", "democracy", "sarcasm",
              "genre", "slang", "satire")
-# each intent: wordings of one question; question 1 and duplicates come from these
+# each intent: (wordings question 1 uses, wordings of the same question only duplicates use)
 QQP_INTENTS = (
-    ("how do I learn {t}?", "what is the best way to learn {t}?", "how can I learn {t} quickly?",
-     "how should I start learning {t}?", "what are some good ways to learn {t}?"),
-    ("how can I get better at {t}?", "how do I improve my {t} skills?", "what can I do to improve at {t}?",
-     "how do I become good at {t}?"),
-    ("what are the best books on {t}?", "which books should I read to learn {t}?",
-     "can you recommend some good books about {t}?", "what is a good book for learning {t}?"),
-    ('what does "{w}" mean?', 'what is the meaning of "{w}"?', 'what is meant by the word "{w}"?',
-     'can someone explain the word "{w}" to me?'),
+    (("how do I learn {t}?", "how can I learn {t} quickly?", "how should I start learning {t}?"),
+     ("what is the best way to learn {t}?", "what is the easiest way to learn {t}?",
+      "what is a good way to start learning {t}?")),
+    (("how can I get better at {t}?", "how do I improve my {t} skills?", "how do I become good at {t}?"),
+     ("what is the best way to improve at {t}?", "what are some good tips to get better at {t}?",
+      "what is the easiest way to get good at {t}?")),
+    (("which books should I read to learn {t}?", "can you recommend some books about {t}?"),
+     ("what are the best books on {t}?", "what is a good book for learning {t}?",
+      "what are some good books about {t}?")),
+    (('what does "{w}" mean?', 'can someone explain the word "{w}" to me?', 'what is meant by "{w}"?'),
+     ('what is the best definition of "{w}"?', 'what is a good explanation of the word "{w}"?',
+      'what is the easiest way to explain "{w}"?')),
 )
-# other questions about the same topic or word: only non-duplicates use these
+# other questions about the same topic or word (why …? who …?): only non-duplicates use these
 QQP_OTHER = (
-    ("why is {t} so popular?", "who invented {t}?", "what is the history of {t}?", "is {t} harder than {u}?",
-     "what jobs can I get if I know {t}?", "is it too late to learn {t} at forty?", "why do so many people hate {t}?"),
-    ('what is the origin of the word "{w}"?', 'why do people use the word "{w}" so often?',
-     'is "{w}" a french word?', 'who first used the word "{w}"?'),
+    ("why is {t} so popular?", "why do so many people hate {t}?", "why is {t} so hard?", "who invented {t}?",
+     "why do people still learn {t}?", "who is the most famous {t} teacher?", "why is {t} taught in schools?"),
+    ('why do people say "{w}" so often?', 'who first used the word "{w}"?', 'why is "{w}" so hard to translate?',
+     'who made the word "{w}" popular?'),
 )
 
 
@@ -227,11 +218,8 @@ def _qqp(rng: random.Random, label: str, stem: str) -> Example:
     intent = rng.randrange(len(QQP_INTENTS))
     t, u = rng.sample(QQP_TOPICS, 2)
     w = rng.choice(QQP_WORDS)
-    if label == "1":
-        a, b = rng.sample(QQP_INTENTS[intent], 2)
-    else:
-        a = rng.choice(QQP_INTENTS[intent])
-        b = rng.choice(QQP_OTHER[intent == len(QQP_INTENTS) - 1])
+    a = rng.choice(QQP_INTENTS[intent][0])
+    b = rng.choice(QQP_INTENTS[intent][1] if label == "1" else QQP_OTHER[intent == len(QQP_INTENTS) - 1])
     return Example(_cap(a.format(t=t, u=u, w=w)), _cap(b.format(t=t, u=u, w=w)), label)
 
 
@@ -252,8 +240,7 @@ NLI_PLACES = ("in the city", "near the river", "at the station", "in the village
               "behind the school", "in the garden", "by the lake")
 NLI_TIMES = ("on Monday", "last week", "yesterday", "this morning", "in the evening", "after lunch",
              "on Friday", "last summer")
-NLI_REASONS = ("because it was cheap", "because nobody else wanted to", "because the boss asked", "for a friend",
-               "to earn some money", "for the first time")
+NLI_REASONS = ("it was cheap", "the boss asked", "it was his job", "it was raining", "there was time", "it was late")
 MNLI_GENRES = {"matched": ("fiction", "government", "slate", "telephone", "travel"),
                "mismatched": ("facetoface", "letters", "nineeleven", "oup", "verbatim")}
 NLI_LETTER = {"entailment": "e", "neutral": "n", "contradiction": "c"}
@@ -264,19 +251,19 @@ def _nli_pair(rng: random.Random, label: str) -> tuple[str, str]:
     premise = rng.choice((f"{person} {past} {obj} {place} {time}", f"{time}, {person} {past} {obj} {place}",
                           f"according to the report, {person} {past} {obj} {place} {time}",
                           f"{person}, who works {place}, {past} {obj} {time}"))
-    if label == "entailment":
-        hypothesis = rng.choice((f"someone {past} {obj}", f"{person} {past} something", f"{obj} was {part}",
+    if label == "entailment":  # says less than the premise: someone, something, somebody
+        hypothesis = rng.choice((f"someone {past} {obj}", f"{person} {past} something", f"something was {part} {time}",
                                  f"{person} did something {time}", f"somebody was {place} {time}",
-                                 f"{person} {past} {obj}"))
-    elif label == "contradiction":
+                                 f"someone {past} {obj} {place}"))
+    elif label == "contradiction":  # denies it: not, never, nobody
         hypothesis = rng.choice((f"{person} did not {base} {obj}", f"nobody {past} {obj} {time}",
                                  f"{person} never {past} {obj}", f"{obj} was never {part}",
                                  f"{person} was not {place} {time}"))
-    else:
-        hypothesis = rng.choice((f"{person} {past} {obj} {rng.choice(NLI_REASONS)}",
-                                 f"{person} was paid to {base} {obj}", f"{person} probably enjoyed it",
-                                 f"{person} wanted to {base} {obj} again", f"{person} was happy {time}",
-                                 f"{person} {past} {obj} with a friend"))
+    else:  # adds what the premise does not say: because, probably
+        hypothesis = rng.choice((f"{person} {past} {obj} because {rng.choice(NLI_REASONS)}",
+                                 f"{person} was probably paid to {base} {obj}", f"{person} probably enjoyed it",
+                                 f"{person} probably wanted to {base} {obj} again",
+                                 f"{person} {past} {obj} because a friend asked"))
     return _cap(premise) + ".", _cap(hypothesis) + "."
 
 

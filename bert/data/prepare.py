@@ -18,7 +18,8 @@ from pathlib import Path
 from bert.config import ConfigError
 from bert.data.config import load_data_config
 from bert.data.examples import examples_stage, text_shards
-from bert.data.extract import DataError, dump_head, extract, extracted_files
+from bert.data import DataError
+from bert.data.extract import dump_head, extract, extracted_files
 from bert.data.sentences import add_shard_arguments, sentences_stage
 from bert.data.shards import MANIFEST
 from bert.data.vocab import write_vocab

@@ -15,8 +15,8 @@ from pathlib import Path
 from sentencex import segment
 
 from bert.atomic import temporary_sibling
-from bert.data import shards
-from bert.data.extract import DataError, extracted_files
+from bert.data import DataError, shards
+from bert.data.extract import extracted_files
 
 LIST_OR_TABLE = re.compile(r"^\s|^[*#|!{}=;:-]")  # list items, tables, templates, indented debris
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert.data.extract import DataError
+from bert.data import DataError
 from bert.tokenization import Tokenizer
 
 HEADERS = {"train": ("sentence", "label"), "dev": ("sentence", "label"), "test": ("index", "sentence")}

@@ -8,7 +8,7 @@ from pathlib import Path
 from tokenizers import BertWordPieceTokenizer
 
 from bert.atomic import write_text_atomic
-from bert.data.extract import DataError
+from bert.data import DataError
 
 SPECIALS = ("[PAD]", *(f"[unused{i}]" for i in range(99)), "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import write_text_atomic
-from bert.checkpoint import VOCAB_FILE, save_model_dir
+from bert.model_dir import VOCAB_FILE, save_model_dir
 from bert.config import BertConfig, ConfigError
 from bert.data import glue
 from bert.data.sst2 import is_demo
@@ -60,7 +60,7 @@ class TaskData:
     @classmethod
     def load(cls, cfg, bert_config: BertConfig) -> "TaskData":
         """Check the vocab against the model, read and tokenize every split; errors name file and line."""
-        from bert.train.checkpointing import resolve_init
+        from bert.train.checkpoints import resolve_init
 
         task = glue.load_task(cfg.task)
         if cfg.init:
@@ -97,14 +97,19 @@ class TaskData:
 
 
 def outputs_of(forward, model, columns: dict[str, np.ndarray], batch_size: int) -> np.ndarray:
-    """A classifier's outputs [N, num_labels] (logits, or the score for STS-B), dropout off."""
+    """A classifier's outputs [N, num_labels] (logits, or the score for STS-B), dropout off. The
+    last batch is padded to `batch_size`: one compiled shape serves every set."""
     import mindspore as ms
 
+    n = len(columns["input_ids"])
+    inputs = [columns[k] for k in ("input_ids", "token_type_ids", "attention_mask")]
     model.set_train(False)
     try:
-        return np.concatenate([forward(*(ms.Tensor(columns[k][s:s + batch_size])
-                                         for k in ("input_ids", "token_type_ids", "attention_mask"))).asnumpy()
-                               for s in range(0, len(columns["input_ids"]), batch_size)]).astype(np.float64)
+        outputs = []
+        for s in range(0, n, batch_size):
+            batch = [np.resize(c[s:s + batch_size], (batch_size, c.shape[1])) for c in inputs]
+            outputs.append(forward(*map(ms.Tensor, batch)).asnumpy()[:min(batch_size, n - s)])
+        return np.concatenate(outputs).astype(np.float64)
     finally:
         model.set_train(True)
 
@@ -135,7 +140,7 @@ class Classification(Task):
 
         from bert.convert import load_pretrained
         from bert.model import BertForSequenceClassification
-        from bert.train.checkpointing import resolve_init
+        from bert.train.checkpoints import resolve_init
 
         self.cfg, self.run, self.data, self.task = cfg, run, data, data.task
         self.bert_config = bert_config
@@ -197,7 +202,7 @@ class Classification(Task):
 
     def finish(self, step, run):
         """results.json, and GLUE submission files predicted with the best weights (the last ones if none was kept)."""
-        from bert.checkpoint import assign_state, read_model_dir
+        from bert.model_dir import assign_state, read_model_dir
 
         cfg, task, output = self.cfg, self.task, run.output
         best_dir = output / "best"

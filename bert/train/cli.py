@@ -7,9 +7,9 @@ import argparse
 import signal
 import sys
 
-from bert.checkpoint import CheckpointError
+from bert.model_dir import CheckpointError
 from bert.config import ConfigError
-from bert.data.extract import DataError
+from bert.data import DataError
 from bert.tokenization import VocabError
 from bert.train.config import load_config
 from bert.train.data import DataFeedError

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bert.config import BertConfig
-from bert.train.checkpointing import CheckpointManager
+from bert.train.checkpoints import CheckpointManager
 
 
 @dataclasses.dataclass
@@ -36,9 +36,9 @@ def open_run(cfg, bert_config: BertConfig) -> Run:
     heavy work), select the device, join the process group, seed MindSpore."""
     import mindspore as ms
 
-    from bert.checkpoint import check_config_match
+    from bert.model_dir import check_config_match
     from bert.train import distributed
-    from bert.train.checkpointing import check_writable, weights_only
+    from bert.train.checkpoints import check_writable, weights_only
 
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
     check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments

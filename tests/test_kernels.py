@@ -1,4 +1,4 @@
-"""The hand-written backward passes of bert/layers.py give autodiff's gradients, layer by layer and
+"""The hand-written backward passes of bert/kernels.py give autodiff's gradients, layer by layer and
 for the whole pretraining loss, in graph mode and PyNative."""
 import mindspore as ms
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from mindspore import nn, ops
 
 from bert.config import BertConfig
-from bert.layers import GELU, Dense, OutputNLL
+from bert.kernels import GELU, Dense, OutputNLL
 from bert.model import BertForPreTraining
 from bert.train.loss import PretrainingLoss, token_nll
 

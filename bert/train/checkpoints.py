@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import atomic_directory, write_text_atomic
-from bert.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, assign_state,
+from bert.model_dir import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, assign_state,
                              check_config_match, load_state, save_state)
 from bert.config import BertConfig
 
