@@ -1,6 +1,8 @@
-"""Submit SST-2 finetuning (bert.finetune) to Slurm — one run, or Google's grid as a job array.
+"""Submit GLUE finetuning (bert.finetune; SST-2 unless task=…) to Slurm — one run, or Google's grid
+as a job array.
 
     python jobs/submit_finetune.py [--profile slurm-gpu] init=CKPT data_dir=data/SST-2 [key=value …]
+    python jobs/submit_finetune.py init=CKPT task=MRPC data_dir=data/glue/MRPC [key=value …]
     python jobs/submit_finetune.py --grid [--batch-sizes 16,32] [--learning-rates 1e-4,5e-5] init=CKPT …
 
 The grid (batch 8/16/32/64/128 × lr 3e-4/1e-4/5e-5/3e-5 by default) runs each cell into

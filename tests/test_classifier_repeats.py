@@ -96,5 +96,5 @@ def test_two_ranks_accumulating_two_micro_batches_equal_one_process_with_the_sam
     stage, ref = baseline
     log = run_msrun(f"bert.{stage}", *args_for(stage, data, tmp_path, teacher, "train_batch_size=4",
                                               "accumulation_steps=2"), log_dir=tmp_path / "msrun")
-    assert ": 16 per step" in log
+    assert "2 worker(s) × 4 × 2 = 16 per step" in log
     assert_same_losses(stage, tmp_path, ref)

@@ -12,7 +12,7 @@ import pytest
 from test_sst2_tools import one_error_line, server  # noqa: F401 (server is a fixture)
 
 from bert import assets
-from bert.data import glue, glue_demo
+from bert.data import glue, glue_demo, sst2_demo
 from bert.tokenization import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,10 @@ def run(srv, out, *args):
 
 def requests(srv, rel: str) -> list:
     return [rng for path, rng in srv.requests if path == rel]
+
+
+def zip_name(task: str) -> str:
+    return tool.ZIPS[task].rsplit("/", 1)[1]
 
 
 def same_files(got: Path, want: Path) -> bool:
@@ -143,24 +147,23 @@ def test_not_the_table_layout_is_one_error_naming_the_file(server, demo, tmp_pat
     (out / task / "keep.txt").write_text("old")
     assert run(server, out, "--tasks", task, "--sha256", f"{task}={sha}") == 2
     line = one_error_line(capsys)
-    assert f"{dw_name(task)} is not GLUE {task}: " in line and reason in line, line
+    assert f"{zip_name(task)} is not GLUE {task}: " in line and reason in line, line
     assert [p.name for p in (out / task).iterdir()] == ["keep.txt"]  # the old folder is left as it was
-    assert sorted(p.name for p in out.iterdir()) == sorted([task, dw_name(task)])
-
-
-def dw_name(task: str) -> str:
-    return tool.ZIPS[task].rsplit("/", 1)[1]
+    assert sorted(p.name for p in out.iterdir()) == sorted([task, zip_name(task)])
 
 
 def test_demo_writes_every_file_of_the_table_the_same_twice(tmp_path, capsys):
     one, two = tmp_path / "one", tmp_path / "two"
     assert tool.main(["--output", str(one), "--demo"]) == 0 and tool.main(["--output", str(two), "--demo"]) == 0
     assert sorted(p.name for p in one.iterdir()) == sorted(map(glue_demo.folder, glue_demo.ALL))
+    sst2 = sst2_demo.write_demo(tmp_path / "sst2", *glue_demo.SIZES)  # SST-2 is bert.data.sst2_demo's set
+    assert all((one / "SST-2" / p.name).read_bytes() == p.read_bytes() for p in sst2.iterdir())
     texts = []
     for task in glue_demo.ALL:
         folder = one / glue_demo.folder(task)
         layouts = glue_demo.files(task)
-        assert sorted(p.name for p in folder.iterdir()) == sorted([glue_demo.DEMO_MARKER, *(f.file for f in layouts.values())])
+        names = [glue_demo.DEMO_MARKER, *(layout.file for layout in layouts.values())]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(names)
         assert (folder / "DEMO.txt").read_text().startswith("generated demo set, not ")
         spec = glue.TASKS.get(task)
         for stem, layout in layouts.items():
@@ -180,11 +183,11 @@ def test_demo_writes_every_file_of_the_table_the_same_twice(tmp_path, capsys):
                 classes = spec.labels or [f"{k:.3f}" for k in range(6)]  # STS-B: 0–5 as GLUE writes them
                 assert max(labels.count(c) for c in classes) - min(labels.count(c) for c in classes) <= 1, (task, stem)
             texts += [r[c] for r in rows for c in (layout.text_a, layout.text_b) if c is not None]
+            examples = glue.read_examples(spec or glue.TASKS["MNLI"], layout, folder / layout.file)  # AX: MNLI pairs
+            assert len(examples) == want and examples.skipped == 0
+            assert (examples.labels is None, examples.index is None) == (layout.label is None, layout.index is None)
         if task in ("MRPC", "QQP"):  # literal quotes, as the real files have
             assert '"' in (folder / "train.tsv").read_text()
-        if hasattr(glue, "read_examples"):
-            for layout in layouts.values():
-                assert glue.read_examples(spec or task, layout, folder / layout.file)
     tokenizer = Tokenizer(assets.uncased_vocab())
     words = sorted({w for t in texts for w in t.split()})
     bad = [w for w in words if any(p == "[UNK]" or p.startswith("##") for p in tokenizer.tokenize(w))]

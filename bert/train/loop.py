@@ -147,7 +147,8 @@ def train(cfg, task: Task, run: Run, stop) -> int:
                    "skipped_steps": out["skipped_steps"], "time": time.time() - start}
         avg = logger.train_step(step, metrics, feed.global_batch, step % cfg.log_interval == 0 or step == total_steps)
         if avg is not None and run.rank == 0:
-            print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, {task.log_fields(step, avg)}, "
+            print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, rank_id: {run.rank}, "
+                  f"{task.log_fields(step, avg)}, "
                   f"lr: {avg['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, loss_scale: {avg['loss_scale']:g}, "
                   f"skipped: {avg['skipped_steps']}, samples/s: {avg['samples_per_sec']:.1f}, "
                   f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
