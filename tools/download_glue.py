@@ -278,6 +278,14 @@ def write_demo(root: Path, tasks: list[str]) -> None:
             glue_demo.write_task(tmp, task)
 
 
+def add_network_arguments(parser) -> None:
+    """--retries and --timeout, as every GLUE download tool takes them."""
+    parser.add_argument("--retries", metavar="N", type=int, default=5,
+                        help="retries after connection errors, timeouts and HTTP 5xx/429 (default 5)")
+    parser.add_argument("--timeout", metavar="S", type=float, default=60.0,
+                        help="seconds without data before a retry (default 60)")
+
+
 def run(body: Callable[[], Path]) -> int:
     """A tool's work (returning its output folder) → exit status: 0 with the folder on stdout, 2 with one
     `error:` line on stderr, 130 after Ctrl-C."""
@@ -311,10 +319,7 @@ def main(argv=None) -> int:
                              "glue/data/…, senteval/senteval_data/…)")
     parser.add_argument("--demo", action="store_true",
                         help="write the generated demo sets instead (bert.data.glue_demo; no network, not GLUE)")
-    parser.add_argument("--retries", metavar="N", type=int, default=5,
-                        help="retries after connection errors, timeouts and HTTP 5xx/429 (default 5)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=60.0,
-                        help="seconds without data before a retry (default 60)")
+    add_network_arguments(parser)
     args = parser.parse_args(argv)
     try:
         tasks = parse_tasks(args.tasks)

@@ -48,10 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-verify", action="store_true", help="unpack without checking a SHA-256")
     parser.add_argument("--demo", action="store_true",
                         help="write the generated demo set instead (bert.data.sst2_demo; no network, not SST-2)")
-    parser.add_argument("--retries", metavar="N", type=int, default=5,
-                        help="retries after connection errors, timeouts and HTTP 5xx/429 (default 5)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=60.0,
-                        help="seconds without data before a retry (default 60)")
+    dg.add_network_arguments(parser)
     args = parser.parse_args(argv)
     if args.demo and (args.url or args.sha256 or args.no_verify):
         parser.error("--demo downloads nothing: drop --url, --sha256 and --no-verify")
