@@ -32,20 +32,20 @@ class Run:
 
 
 def open_run(cfg, bert_config: BertConfig) -> Run:
-    """Check that output_dir takes checkpoints and that one found there is this model's (before any
-    heavy work), select the device, join the process group, seed MindSpore."""
+    """Select the device and join the process group, check that output_dir takes checkpoints and that
+    one found there is this model's (before any heavy work), seed MindSpore."""
     import mindspore as ms
 
     from bert.model_dir import check_config_match
     from bert.train import distributed
     from bert.train.checkpoints import check_writable, weights_only
 
+    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
     check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
     latest = checkpoints.latest()
     if latest is not None:
         check_config_match(bert_config, weights_only(latest)[0], f"checkpoint {latest}")
-    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
     if not cfg.jit:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_seed(cfg.seed)
