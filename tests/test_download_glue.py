@@ -162,7 +162,7 @@ def test_demo_writes_every_file_of_the_table_the_same_twice(tmp_path, capsys):
     for task in glue_demo.ALL:
         folder = one / glue_demo.folder(task)
         layouts = glue_demo.files(task)
-        names = [glue_demo.DEMO_MARKER, *(layout.file for layout in layouts.values())]
+        names = [glue.DEMO_MARKER, *(layout.file for layout in layouts.values())]
         assert sorted(p.name for p in folder.iterdir()) == sorted(names)
         assert (folder / "DEMO.txt").read_text().startswith("generated demo set, not ")
         spec = glue.TASKS.get(task)
@@ -206,7 +206,9 @@ def test_cli_help_and_bad_input_fail_before_any_download(tmp_path, capsys):
             (["--sha256", f"CoLA={hex64}", "--sha256", f"cola.zip={hex64}"], "given twice"),
             (["--demo", "--no-verify"], "--demo downloads nothing"),
             (["--sha256", f"CoLA={hex64}", "--no-verify"], "contradict"),
-            (["--base-url", "ftp://example.org"], "--base-url must be an http(s) URL")):
+            (["--base-url", "ftp://example.org"], "--base-url must be an http(s) URL"),
+            (["--retries", "-1"], "argument --retries: must be >= 0, got -1"),
+            (["--timeout", "0"], "argument --timeout: must be > 0, got 0")):
         with pytest.raises(SystemExit) as exit_:
             tool.main(["--output", str(tmp_path / "out"), *args])
         assert exit_.value.code == 2

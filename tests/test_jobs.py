@@ -191,4 +191,4 @@ def test_finetune_grid_runs_every_cell_and_names_the_best(tmp_path):
     assert sorted(c["cell"] for c in summary["cells"]) == ["bs16_lr0.001", "bs16_lr1e-05"]
     assert summary["best"]["best_score"] == max(c["best_score"] for c in summary["cells"])
     table = (tmp_path / "grid" / "grid_summary.md").read_text()
-    assert "| batch | lr | best dev acc |" in table and "Best: batch 16" in table
+    assert "| batch | lr | best dev accuracy | at step | final dev accuracy |" in table and "Best: batch 16" in table

@@ -278,29 +278,6 @@ def write_demo(root: Path, tasks: list[str]) -> None:
             glue_demo.write_task(tmp, task)
 
 
-def add_network_arguments(parser) -> None:
-    """--retries and --timeout, as every GLUE download tool takes them."""
-    parser.add_argument("--retries", metavar="N", type=int, default=5,
-                        help="retries after connection errors, timeouts and HTTP 5xx/429 (default 5)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=60.0,
-                        help="seconds without data before a retry (default 60)")
-
-
-def run(body: Callable[[], Path]) -> int:
-    """A tool's work (returning its output folder) → exit status: 0 with the folder on stdout, 2 with one
-    `error:` line on stderr, 130 after Ctrl-C."""
-    try:
-        output = body()
-    except (dw.DownloadError, GlueError, OSError) as exc:  # OSError: disk full, permissions, ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: a .part file stays; rerun the same command to resume", file=sys.stderr)
-        return 130
-    print(output)
-    return 0
-
-
 def main(argv=None) -> int:
     parser = dw._Parser(prog="python tools/download_glue.py", description=__doc__,  # one-line errors, exit 2
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -319,7 +296,7 @@ def main(argv=None) -> int:
                              "glue/data/…, senteval/senteval_data/…)")
     parser.add_argument("--demo", action="store_true",
                         help="write the generated demo sets instead (bert.data.glue_demo; no network, not GLUE)")
-    add_network_arguments(parser)
+    dw.add_network_arguments(parser)
     args = parser.parse_args(argv)
     try:
         tasks = parse_tasks(args.tasks)
@@ -334,8 +311,6 @@ def main(argv=None) -> int:
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         parser.error(f"--base-url must be an http(s) URL like {DEFAULT_BASE_URL}, got {base_url!r}")
-    if args.retries < 0 or args.timeout <= 0:
-        parser.error("--retries must be >= 0 and --timeout > 0")
     output = Path(args.output)
 
     def body() -> Path:
@@ -356,7 +331,7 @@ def main(argv=None) -> int:
             raise
         return output
 
-    return run(body)
+    return dw.run(body, GlueError)
 
 
 if __name__ == "__main__":

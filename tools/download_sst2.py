@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-verify", action="store_true", help="unpack without checking a SHA-256")
     parser.add_argument("--demo", action="store_true",
                         help="write the generated demo set instead (bert.data.sst2_demo; no network, not SST-2)")
-    dg.add_network_arguments(parser)
+    dw.add_network_arguments(parser)
     args = parser.parse_args(argv)
     if args.demo and (args.url or args.sha256 or args.no_verify):
         parser.error("--demo downloads nothing: drop --url, --sha256 and --no-verify")
@@ -56,8 +56,6 @@ def main(argv=None) -> int:
         parser.error(f"--sha256 must be 64 hex digits, got {args.sha256!r}")
     if args.sha256 and args.no_verify:
         parser.error("--sha256 and --no-verify contradict each other")
-    if args.retries < 0 or args.timeout <= 0:
-        parser.error("--retries must be >= 0 and --timeout > 0")
     output = Path(args.output)
 
     def body() -> Path:
@@ -76,7 +74,7 @@ def main(argv=None) -> int:
         dg.unpack(zip_path, output, "SST-2")
         return output
 
-    return dg.run(body)
+    return dw.run(body, dg.GlueError)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 try:
     from tqdm import tqdm
@@ -308,6 +309,40 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
+def _at_least(minimum: float, kind: type, strict: bool = False) -> Callable[[str], float]:
+    def parse(text: str):
+        value = kind(text)
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
+        return value
+    return parse
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--retries and --timeout, as every download tool here takes them."""
+    parser.add_argument("--retries", metavar="N", type=_at_least(0, int), default=5,
+                        help="retries after connection errors, timeouts and HTTP 5xx/429, with doubling back-off "
+                             "from 1 s; the count restarts whenever bytes arrive (default 5)")
+    parser.add_argument("--timeout", metavar="S", type=_at_least(0, float, strict=True), default=60.0,
+                        help="seconds without data before a retry (default 60)")
+
+
+def run(body: Callable[[], Path], *errors: type[Exception]) -> int:
+    """A tool's work (returning the path it wrote) → exit status: 0 with the path on stdout, 2 with one
+    `error:` line on stderr (DownloadError, OSError such as a full disk, or one of `errors`), 130 after
+    Ctrl-C (the .part file stays for the next run)."""
+    try:
+        output = body()
+    except (DownloadError, OSError, *errors) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the .part file stays; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(output)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _Parser(prog="python tools/download_wiki.py", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -322,11 +357,7 @@ def main(argv=None) -> int:
                         help="checksum list ('<hex>  <name>' lines; URL or local path) instead of the dump's "
                              "<wiki>-<date>-sha1sums.txt / -md5sums.txt")
     parser.add_argument("--no-verify", action="store_true", help="skip the checksum check (size is still checked)")
-    parser.add_argument("--retries", metavar="N", type=int, default=5,
-                        help="retries after connection errors, timeouts and HTTP 5xx/429, with doubling back-off "
-                             "from 1 s; the count restarts whenever bytes arrive (default 5)")
-    parser.add_argument("--timeout", metavar="S", type=float, default=60.0,
-                        help="seconds without data before a retry (default 60)")
+    add_network_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.url and (args.dump_date or args.part or args.mirror):
@@ -335,24 +366,12 @@ def main(argv=None) -> int:
         parser.error("give --url, or --dump-date together with --part")
     if args.no_verify and args.checksum_url:
         parser.error("--no-verify and --checksum-url contradict each other")
-    if args.retries < 0 or args.timeout <= 0:
-        parser.error("--retries must be >= 0 and --timeout > 0")
-    try:
+    def body() -> Path:
         url = args.url or dump_url(args.dump_date, args.part, args.mirror or DEFAULT_MIRROR)
-        path = download(url, args.output, args.checksum_url, not args.no_verify, args.retries,
+        return download(url, args.output, args.checksum_url, not args.no_verify, args.retries,
                         timeout=args.timeout, progress=False if args.quiet else None)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # disk full, permissions, ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the .part file stays; rerun the same command to resume", file=sys.stderr)
-        return 130
-    print(path)
-    return 0
 
+    return run(body)
 
 if __name__ == "__main__":
     sys.exit(main())

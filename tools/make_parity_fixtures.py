@@ -342,7 +342,7 @@ def build_minilm(np, torch, transformers, out_dir, mdir):
     model, info = load_minilm(transformers, mdir)
     print(f"[minilm] {mdir}")
     print(f"    safetensors: {len(names)} tensors, pooler weights: {has_pooler}")
-    print(f"    loading info: " + ", ".join(f"{k}={sorted(v)}" for k, v in info.items()))
+    print("    loading info: " + ", ".join(f"{k}={sorted(v)}" for k, v in info.items()))
     if info.get("missing_keys"):
         raise SystemExit(f"missing keys when loading the checkpoint: {info['missing_keys']}")
     tok, ids, types, mask = minilm_tokenize(np, transformers, mdir)

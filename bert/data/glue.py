@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from bert.tokenization import Tokenizer
 
 
+DEMO_MARKER = "DEMO.txt"  # in a task folder: its files were generated (bert.data.glue_demo), not GLUE's
+
+
+def is_demo(data_dir: Path) -> bool:
+    """True for a folder of generated examples (it holds DEMO_MARKER)."""
+    return (Path(data_dir) / DEMO_MARKER).is_file()
+
+
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """One file of a task as GLUE distributes it; columns are 0-based field positions."""

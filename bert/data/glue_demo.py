@@ -29,7 +29,7 @@ label follows from cue words a small model finds quickly:
          the first-mentioned person or thing, and the adjective decides whether "it"/"he" meant it.
 
 Accuracy on them says nothing about GLUE; they exist to try the GLUE chain offline. Every folder
-gets a DEMO.txt (bert.data.sst2.DEMO_MARKER) written before its data files, saying so. Every word
+gets a DEMO.txt (bert.data.glue.DEMO_MARKER) written before its data files, saying so. Every word
 is a whole word of Google's uncased vocab. Same arguments, same bytes; each file is written under
 a temporary name, then renamed (bert.atomic.write_text_atomic).
 """
@@ -44,7 +44,6 @@ from typing import Callable
 
 from bert.atomic import write_text_atomic
 from bert.data import glue, sst2_demo
-from bert.data.sst2 import DEMO_MARKER
 
 AX = glue.DIAGNOSTIC_STEM  # the diagnostic's name in `tasks`; its folder is glue.DIAGNOSTIC_DIR
 ALL = (*glue.TASKS, AX)
@@ -476,7 +475,7 @@ def write_task(directory: str | os.PathLike, task: str, sizes: tuple[int, int, i
     counts = {stem: train if stem == "train" else dev if stem.startswith("dev") else test for stem in layouts}
     # the marker goes first: a folder cut short by a crash must never pass for the real task
     name = "the GLUE diagnostic (AX)" if task == AX else task
-    write_text_atomic(directory / DEMO_MARKER,
+    write_text_atomic(directory / glue.DEMO_MARKER,
                       f"generated demo set, not {name}: "
                       + ", ".join(f"{n} {stem}" for stem, n in counts.items())
                       + f" examples from templates (bert.data.glue_demo, seed {seed}); {HOW[task]}. "

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from bert.atomic import write_text_atomic
-from bert.data.sst2 import DEMO_MARKER, HEADERS
+from bert.data.glue import DEMO_MARKER, TASKS
 
 POSITIVE = ("wonderful", "moving", "brilliant", "charming", "delightful", "superb", "excellent", "beautiful",
             "great", "clever", "funny", "touching", "engaging", "gripping", "stunning", "powerful", "fresh",
@@ -58,6 +58,12 @@ def sentence(rng: random.Random, words: tuple[str, ...]) -> str:
     return A_BEFORE_VOWEL.sub("an ", text)
 
 
+def _header(split: str) -> tuple[str, ...]:
+    """GLUE SST-2's header of `split` (bert.data.glue's table)."""
+    task = TASKS["SST-2"]
+    return (task.test["SST-2"] if split == "test" else task.train).header
+
+
 def write_demo(directory: str | os.PathLike, train: int = 800, dev: int = 200, test: int = 100,
                seed: int = 0) -> Path:
     """Folder + split sizes + seed → the folder holding train/dev/test.tsv in GLUE SST-2 layout and DEMO.txt.
@@ -94,5 +100,5 @@ def write_demo(directory: str | os.PathLike, train: int = 800, dev: int = 200, t
         rng.shuffle(rows)
         lines = [f"{i}\t{text}" for i, (text, _) in enumerate(rows)] if split == "test" else \
             [f"{text}\t{label}" for text, label in rows]
-        write_text_atomic(directory / f"{split}.tsv", "\n".join(["\t".join(HEADERS[split]), *lines, ""]))
+        write_text_atomic(directory / f"{split}.tsv", "\n".join(["\t".join(_header(split)), *lines, ""]))
     return directory

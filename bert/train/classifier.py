@@ -16,7 +16,6 @@ from bert.atomic import write_text_atomic
 from bert.model_dir import VOCAB_FILE, save_model_dir
 from bert.config import BertConfig, ConfigError
 from bert.data import glue
-from bert.data.sst2 import is_demo
 from bert.glue_metrics import format_metrics, task_metrics, task_score
 from bert.tokenization import Tokenizer
 from bert.train.loop import Run, Task
@@ -87,7 +86,7 @@ class TaskData:
             tests.append((glue.DIAGNOSTIC_STEM, glue.DIAGNOSTIC, diagnostic_file(cfg)))
         test = {stem: read(layout, path) for stem, layout, path in tests
                 if path.is_file() or stem == glue.DIAGNOSTIC_STEM}
-        dataset = f"generated demo set (not {task.name})" if is_demo(data_dir) else task.name
+        dataset = f"generated demo set (not {task.name})" if glue.is_demo(data_dir) else task.name
         return cls(task, vocab, tokenizer, train, dev, test, dataset, skipped)
 
     def describe(self) -> str:
