@@ -185,9 +185,12 @@ def preflight(stage: str, args: list[str]) -> None:
         if stage == "pretrain":
             resolve_files(cfg.data)
         else:
-            for split in ("train.tsv", "dev.tsv"):
-                if not (Path(cfg.data_dir) / split).is_file():
-                    raise SubmitError(f"{Path(cfg.data_dir) / split} does not exist")
+            from bert.data import glue
+
+            task = glue.load_task(cfg.task)
+            for layout in (task.train, *task.dev.values()):
+                if not (Path(cfg.data_dir) / layout.file).is_file():
+                    raise SubmitError(f"{Path(cfg.data_dir) / layout.file} does not exist")
             for key in ("init", "teacher"):
                 if getattr(cfg, key, None):
                     resolve_init(Path(getattr(cfg, key)), key)
@@ -227,13 +230,17 @@ def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, depende
     return submitted
 
 
-def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None) -> list:
-    """Submit jobs as one Slurm job array (submitit's batch); returns the submitit jobs."""
+def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None,
+                 max_parallel: int | None = None) -> list:
+    """Submit jobs as one Slurm job array (submitit's batch), at most `max_parallel` running at once
+    (sbatch --array=0-N%P); returns the submitit jobs."""
     if plan.dry_run:
-        print(f"# a job array of {len(jobs)} tasks; task 0:")
-        print_dry_run(plan, jobs[0], dependency=dependency, array=len(jobs))
+        print(f"# a job array of {len(jobs)} tasks, {max_parallel or 'all'} at a time; task 0:")
+        print_dry_run(plan, jobs[0], dependency=dependency, array=len(jobs), max_parallel=max_parallel)
         return []
     executor = plan.executor(dependency=dependency)
+    if max_parallel and plan.cluster == "slurm":
+        executor.update_parameters(array_parallelism=max_parallel)
     try:
         with sbatch_errors_captured(), executor.batch():
             submitted = [executor.submit(job) for job in jobs]
@@ -244,7 +251,8 @@ def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None
     return submitted
 
 
-def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=None, array=None) -> None:
+def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=None, array=None,
+                  max_parallel=None) -> None:
     """The sbatch script submitit would write (its own template), and the command each task runs."""
     from submitit.slurm.slurm import _make_sbatch_string
 
@@ -259,6 +267,8 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
     if plan.cluster == "slurm":
         submit_command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(plan.folder))}"
         params = plan.slurm_parameters(tasks_per_node, dependency)
+        if max_parallel:
+            params["array_parallelism"] = max_parallel
         print(_make_sbatch_string(command=submit_command, folder=plan.folder, map_count=array, **params))
     print(shlex.join(command))
 

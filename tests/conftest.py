@@ -56,6 +56,17 @@ def wiki_8k(tmp_path_factory):
     return {"examples": out / "examples", "vocab": vocab, "text": out / "text"}
 
 
+@pytest.fixture(scope="session")
+def pretrained_8k(wiki_8k, tmp_path_factory):
+    """An L2-H128 pretrained for 4 steps on wiki_8k: {"checkpoints": its checkpoints/ folder, "vocab"}."""
+    out = tmp_path_factory.mktemp("pretrained8k")
+    run = run_module("bert.pretrain", "--config", REPO / "configs" / "pretrain.yaml", f"data={wiki_8k['examples']}",
+                     f"vocab={wiki_8k['vocab']}", "model.name=L2-H128", "max_seq_length=64",
+                     "max_predictions_per_seq=10", "total_steps=4", "train_batch_size=8", "optim.warmup_steps=1",
+                     f"output_dir={out}", f"log_dir={out}/logs")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {"checkpoints": out / "checkpoints", "vocab": wiki_8k["vocab"]}
+
 def tensorboard_scalars(logdir: Path, prefix: str = "") -> dict[str, list[tuple[int, float]]]:
     """Every scalar tag under `prefix` → [(step, value)] as TensorBoard shows them (its own reader,
     which drops what a run logged after the step a resumed run purged from)."""

@@ -175,20 +175,3 @@ def test_real_preemption_by_a_higher_priority_partition_resumes_to_the_planned_s
     resumed = int(re.search(r"resumed from .* at step (\d+)", out)[1])
     assert 4 <= resumed < steps
     assert (tmp_path / "checkpoints" / f"step_{steps:08d}" / "state.json").is_file()
-
-
-def test_finetune_grid_runs_every_cell_and_names_the_best(tmp_path):
-    from bert import assets
-    from bert.data.sst2_demo import write_demo
-
-    data = write_demo(tmp_path / "sst2", train=96, dev=32, test=8)
-    run = jobs_cli("submit_finetune.py", "--grid", "--cluster", "local", "--name", f"t-grid-{os.getpid()}",
-                   "--batch-sizes", "16", "--learning-rates", "1e-3,1e-5", "init=null",
-                   f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
-                   f"output_dir={tmp_path / 'grid'}", f"log_dir={tmp_path / 'logs'}")
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    summary = json.loads((tmp_path / "grid" / "grid_summary.json").read_text())
-    assert sorted(c["cell"] for c in summary["cells"]) == ["bs16_lr0.001", "bs16_lr1e-05"]
-    assert summary["best"]["best_score"] == max(c["best_score"] for c in summary["cells"])
-    table = (tmp_path / "grid" / "grid_summary.md").read_text()
-    assert "| batch | lr | best dev accuracy | at step | final dev accuracy |" in table and "Best: batch 16" in table

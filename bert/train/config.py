@@ -111,9 +111,10 @@ class RunConfig:
             raise ConfigError(f"{key} {getattr(self, key)} exceeds the model's max_position_embeddings {positions}")
 
     def bert_config(self) -> BertConfig:
-        """model_config file, then the `model` fields; a `vocab` file sets vocab_size to its length."""
+        """model_config file, then the `model` fields (null ones leave the file's value); a `vocab`
+        file sets vocab_size to its length."""
         base = BertConfig.from_file(self.model_config).to_dict() if self.model_config else {}
-        model = dict(self.model)
+        model = {k: v for k, v in self.model.items() if v is not None}
         if self.vocab:
             from bert.tokenization import read_vocab
 

@@ -1,0 +1,137 @@
+"""Google's compact-model GLUE table as one submission: every task finetuned over a batch ×
+learning-rate grid — one Slurm job array of cells, each a bert.finetune run through the one launch
+path (resumable, requeued like every stage) — then a summary job (afterany: whatever cells finished)
+that writes the table, each task's grid and GLUE's submission zip (bert.grid).
+
+    python jobs/submit_glue.py --init CKPT [--glue-dir data/glue] [--tasks all|CoLA,SST-2,…]
+        [--grid | --batch-sizes 16,32 --learning-rates 1e-4,5e-5] [--max-parallel 8] [key=value …]
+
+Without --grid or the lists each task runs once, at the config's batch size and learning rate.
+--init is any checkpoint bert.finetune takes; its bert_config.json / config.json sets the model.
+Out: <output>/<TASK>/<cell>/ (a finetune run each), <output>/glue_table.md, glue_submission.zip.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cluster import (Plan, SubmitError, add_common_arguments, preflight, run_main, stage_args, submit,
+                     submit_array, tensorboard_hint)
+
+
+def numbers(text: str | None, kind, flag: str) -> list | None:
+    """`--batch-sizes 16,32` → [16, 32]; None when the flag was not given."""
+    if text is None:
+        return None
+    try:
+        values = [kind(x) for x in text.split(",") if x]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise SubmitError(f"{flag}: not a comma-separated list of positive numbers: {text!r}")
+    return values
+
+
+def model_args(init: Path) -> list[str]:
+    """The model of `init` (its bert_config.json, or an HF config.json) instead of the config's."""
+    from bert.model_dir import CheckpointError
+    from bert.train.checkpoints import resolve_init
+
+    try:
+        source = resolve_init(init)
+    except CheckpointError as exc:
+        raise SubmitError(f"--init: {exc}") from None
+    folder = source if source.is_dir() else source.parent  # a TF checkpoint is a file prefix
+    for name in ("bert_config.json", "config.json"):
+        if (folder / name).is_file():
+            return [f"model_config={folder / name}", "model.name=null", "model.vocab_size=null"]
+    return []
+
+
+def main(argv=None) -> int:
+    from bert.data import glue
+    from bert.grid import BATCH_SIZES, LEARNING_RATES, PLAN, cell_dir, plan as grid_plan
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, "configs/finetune_sst2.yaml")
+    parser.add_argument("--init", required=True, type=Path, help="the pretrained checkpoint every cell starts from")
+    parser.add_argument("--glue-dir", default=Path("data/glue"), type=Path,
+                        help="GLUE root holding <TASK>/ folders and diagnostic/ (tools/download_glue.py)")
+    parser.add_argument("--tasks", default="all", help=f"'all' or comma-separated from {','.join(glue.TASKS)}")
+    parser.add_argument("--grid", action="store_true", help="Google's grid: batch 8,16,32,64,128 × lr 3e-4,1e-4,5e-5,3e-5")
+    parser.add_argument("--batch-sizes", help="the grid's batch sizes, e.g. 16,32")
+    parser.add_argument("--learning-rates", help="its learning rates, e.g. 1e-4,5e-5")
+    parser.add_argument("--max-parallel", type=int, help="cells running at once (Slurm: --array=…%%N; local: default 1)")
+    parser.add_argument("--output", default=Path("outputs/glue"), type=Path, help="the grid folder (default outputs/glue)")
+    args = parser.parse_args(argv)
+
+    def build():
+        plan = Plan.from_args(args, "glue")
+        tasks = list(glue.TASKS) if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+        unknown = [t for t in tasks if t not in glue.TASKS]
+        if unknown or not tasks:
+            raise SubmitError(f"unknown task {unknown[0] if unknown else args.tasks!r} (tasks: {', '.join(glue.TASKS)})")
+        if args.max_parallel is not None and args.max_parallel < 1:
+            raise SubmitError(f"--max-parallel must be at least 1, got {args.max_parallel}")
+        base = stage_args(args, [f"init={args.init}", *model_args(args.init)])
+        from bert.config import ConfigError
+        from launch import stage_config
+
+        try:
+            cfg = stage_config("finetune", base)
+        except ConfigError as exc:
+            raise SubmitError(str(exc)) from None
+        batch_sizes = numbers(args.batch_sizes, int, "--batch-sizes")
+        learning_rates = numbers(args.learning_rates, float, "--learning-rates")
+        grid = grid_plan(tasks, batch_sizes or (BATCH_SIZES if args.grid else [cfg.train_batch_size]),
+                         learning_rates or (LEARNING_RATES if args.grid else [cfg.optim.learning_rate]))
+        root = args.output.resolve()
+
+        def cell_args(cell: dict) -> list[str]:
+            return base + [f"task={cell['task']}", f"data_dir={args.glue_dir / cell['task']}",
+                           f"train_batch_size={cell['train_batch_size']}",
+                           f"optim.learning_rate={cell['learning_rate']}", f"output_dir={cell_dir(root, cell)}",
+                           f"run_name={plan.name}-{cell['task']}-{cell['cell']}"]
+
+        for task in tasks:  # one bad task folder or config is one line now, not a failed array task later
+            preflight("finetune", cell_args(next(c for c in grid["cells"] if c["task"] == task)))
+        jobs = [plan.job("finetune", cell_args(cell)) for cell in grid["cells"]]
+        summary = plan.job("grid-summary", ["summarize", str(root)])
+        if plan.dry_run:
+            submit_array(plan, jobs, max_parallel=args.max_parallel)
+            print(f"# cells ({len(jobs)}), task i of the array → <output>/<TASK>/<cell>:")
+            for i, cell in enumerate(grid["cells"]):
+                print(f"{i}\t{cell['task']}\t{cell['cell']}\t{cell_dir(root, cell)}")
+            print("# then, after any end of the array: python -m bert.grid summarize " + str(root))
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        from bert.atomic import write_text_atomic
+
+        write_text_atomic(root / PLAN, json.dumps(grid, indent=2) + "\n")
+        if plan.cluster == "slurm":
+            array = submit_array(plan, jobs, max_parallel=args.max_parallel)
+            submit(plan, summary, tasks_per_node=1, dependency=f"afterany:{array[0].job_id.split('_')[0]}")
+            tensorboard_hint()
+            return
+        failed = []
+        step = args.max_parallel or 1
+        for start in range(0, len(jobs), step):  # local: max_parallel cells at a time
+            chunk = submit_array(plan, jobs[start:start + step])
+            for job, cell in zip(chunk, grid["cells"][start:start + step]):
+                try:
+                    job.results()
+                except Exception:  # submitit's FailedJobError; the cell's log says why
+                    failed.append(f"{cell['task']}/{cell['cell']} (log {job.paths.stderr})")
+        try:
+            summary()
+        except RuntimeError as exc:  # bert.grid said why on stderr
+            raise SubmitError(f"the GLUE summary failed: {exc}") from None
+        print((root / "glue_table.md").read_text(encoding="utf-8"), end="")
+        if failed:
+            raise SubmitError(f"{len(failed)} of {len(jobs)} cells failed, named in the table: {'; '.join(failed)}")
+
+    return run_main(build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
