@@ -125,7 +125,10 @@ def glue_table(root: Path, grid: dict, cells: list[dict], model: str) -> dict:
     partial = len(task_scores) < len(glue.TASKS)
     score_text = "—" if score is None else f"{score:.1f}" + ("*" if partial else "")
     datasets = sorted({c["results"]["dataset"] for c in best.values()})
-    lines = [f"# GLUE dev table: {model} ({', '.join(datasets) or 'no finished cell'})", "",
+    generated = [d for d in datasets if d.startswith("generated")]
+    source = ", ".join([d for d in datasets if d not in generated] +
+                       (["generated demo sets, not GLUE's"] if generated else [])) or "no finished cell"
+    lines = [f"# GLUE dev table: {model} ({source})", "",
              "|Model|Score|" + "|".join(COLUMNS) + "|", "|---" * (len(COLUMNS) + 2) + "|",
              f"|{model}|{score_text}|" + "|".join(cells_text[c] for c in COLUMNS) + "|", ""]
     lines.append("Dev-set numbers of each task's best cell (GLUE's own metric: MRPC/QQP F1/accuracy, "

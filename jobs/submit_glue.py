@@ -126,7 +126,6 @@ def main(argv=None) -> int:
             summary()
         except RuntimeError as exc:  # bert.grid said why on stderr
             raise SubmitError(f"the GLUE summary failed: {exc}") from None
-        print((root / "glue_table.md").read_text(encoding="utf-8"), end="")
         if failed:
             raise SubmitError(f"{len(failed)} of {len(jobs)} cells failed, named in the table: {'; '.join(failed)}")
 

@@ -75,7 +75,7 @@ def test_local_grid_writes_the_table_from_the_cells_and_names_a_failed_one(pretr
     assert "Cells without results (1 of 8): STS-B/bs16_lr0.001" in markdown
     assert "| 16 | 0.001 | no results.json (failed or not run) | | |" in (out / "STS-B" / "grid_summary.md").read_text()
     assert table["columns"]["CoLA"] == "—" and table["columns"]["AX"] == "—"
-    assert "generated demo set (not SST-2)" in markdown  # generated sets say so in the table too
+    assert "(generated demo sets, not GLUE's)" in markdown.splitlines()[0]  # generated sets say so in the table too
     assert markdown in run.stdout
 
 
