@@ -466,19 +466,25 @@ def main(argv=None) -> int:
 
 
 def report(results: dict, args) -> None:
+    from bert.config import BertConfig
+    from bert.flops import pretraining_step_flops
+
     ok = {k: v for k, v in results.items() if "error" not in v}
+    flops = pretraining_step_flops(BertConfig.from_name(args.model, vocab_size=args.vocab), args.seq,
+                                   args.max_predictions, args.batch)
     width = max([len(k) for k in results] + [10])
-    print(f"\n{'run':<{width}}  {'steps':>5}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'cores':>5}  {'others':>6}  "
-          f"{'RSS GB':>6}  {'warmup s':>8}  first losses")
+    print(f"\n{'run':<{width}}  {'steps':>5}  {'median s':>8}  {'p90 s':>7}  {'samples/s':>9}  {'TFLOP/s':>7}  "
+          f"{'cores':>5}  {'others':>6}  {'RSS GB':>6}  {'warmup s':>8}  first losses")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:<{width}}  failed: {r['error']}")
             continue
         losses = " ".join(f"{x:.3f}" for x in r["first_losses"][:3])
         print(f"{name:<{width}}  {r['steps']:5d}  {r['median_s']:8.3f}  {r['p90_s']:7.3f}  {r['samples_per_s']:9.2f}  "
-              f"{r['cpu_cores']:5.2f}  {r['others_cores']:6.2f}  {r['peak_rss_gb']:6.2f}  {r['warmup_s']:8.1f}  "
+              f"{flops / r['median_s'] / 1e12:7.4f}  {r['cpu_cores']:5.2f}  {r['others_cores']:6.2f}  {r['peak_rss_gb']:6.2f}  {r['warmup_s']:8.1f}  "
               f"{losses}")
-    print("(cores: CPU cores the run kept busy; others: cores other processes took meanwhile — above ~0.1 the "
+    print(f"(TFLOP/s: bert.flops's {flops / 1e9:.1f} GFLOP of model matmuls per step — the same work for every "
+          "run — over the median step time; cores: CPU cores the run kept busy; others: cores other processes took meanwhile — above ~0.1 the "
           "timings are contended, and torch with 2 threads on 2 cores suffers most; RSS: peak of the process, "
           "MindSpore runs share one)")
     contended = [k for k, r in ok.items() if r["others_cores"] > 0.1]

@@ -18,8 +18,10 @@ from bert.config import ConfigError
 DEVICES = ("CPU", "GPU", "Ascend")
 CHOICES = ("auto", *DEVICES)
 VISIBILITY = {"GPU": ("CUDA_VISIBLE_DEVICES", "nvidia"), "Ascend": ("ASCEND_RT_VISIBLE_DEVICES", "davinci")}
-# What lib/plugin/libmindspore_gpu.so.11.6 and the Ascend plugin of the 2.10 wheel load first.
-LIBRARIES = {"GPU": ("libcudart.so.11.0", "libcublas.so.11", "libcudnn.so.8"),
+# What lib/plugin/libmindspore_gpu.so.11.6 (its NEEDED entries) and the Ascend plugin of the 2.10
+# wheel load; the nvidia-*-cu11 wheels of requirements-gpu.txt provide the GPU ones.
+LIBRARIES = {"GPU": ("libcudart.so.11.0", "libcublas.so.11", "libcudnn.so.8", "libcurand.so.10", "libcusolver.so.11",
+                     "libcufft.so.10", "libcusparse.so.11", "libnvrtc.so.11.2"),
              "Ascend": ("libascendcl.so", "libhccl.so")}
 
 
@@ -83,6 +85,17 @@ def resolve(requested: str, env=None, dev: Path = Path("/dev")) -> tuple[str, st
     device, why = choose(requested, env, dev)
     require(device, env, dev)
     return device, why
+
+
+def device_name() -> str:
+    """The name of the device this process drives: "CPU", "NVIDIA A100-SXM4-80GB", "Ascend910B2"…
+    (mindspore.hal, after the device is set)."""
+    import mindspore as ms
+
+    target = ms.get_context("device_target")
+    if target == "CPU":
+        return "CPU"
+    return ms.hal.get_device_name(ms.get_context("device_id"), target)
 
 
 def device_index(device: str, local_rank: int, env=None, dev: Path = Path("/dev")) -> int:

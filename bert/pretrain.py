@@ -69,6 +69,12 @@ class Pretraining(Task):
         return {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
                 "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
 
+    def step_flops(self, global_batch):
+        from bert.flops import pretraining_step_flops
+
+        return pretraining_step_flops(self.bert_config, self.cfg.max_seq_length, self.cfg.max_predictions_per_seq,
+                                      global_batch)
+
     def log_fields(self, step, avg):
         return (f"loss: {avg['loss']:.6f}, masked_lm_loss: {avg['mlm_loss']:.6f}, "
                 f"next_sentence_loss: {avg['nsp_loss']:.6f}, mlm_acc: {avg['mlm_accuracy']:.4f}, "

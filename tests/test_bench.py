@@ -20,3 +20,10 @@ def test_pretrain_step_bench_runs_each_dropout(tmp_path):
     assert runs["counter"]["first_losses"] == runs["device"]["first_losses"]
     assert runs["counter"]["first_losses"] != runs["framework"]["first_losses"]
     assert "÷ nn.Dropout (MindSpore's kernel, before #13):" in run.stdout
+    from bert.config import BertConfig
+    from bert.flops import pretraining_step_flops
+
+    flops = pretraining_step_flops(BertConfig.from_name("L2-H128", vocab_size=2000), 64, 10, 4)
+    assert f"TFLOP/s: bert.flops's {flops / 1e9:.1f} GFLOP of model matmuls per step" in run.stdout
+    for r in runs.values():  # the column is that count over the run's median step time
+        assert f"{r['samples_per_s']:9.2f}  {flops / r['median_s'] / 1e12:7.4f}" in run.stdout

@@ -37,10 +37,11 @@ def slurm_env(sandbox):
 @pytest.mark.parametrize("profile, expected", [
     ("slurm-gpu", ["--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--requeue",
                    "--signal=USR2@300", "--time=1440", "--exclusive", "export NCCL_DEBUG=WARN", "--kill-on-bad-exit=1",
+                   "source tools/gpu_env.sh",
                    "# device: GPU (device_target auto: gpus_per_node 8); up to 3 requeues after a worker failure"]),
     ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
                       "--signal=USR2@300", "--time=1440", "export HCCL_CONNECT_TIMEOUT=1200",
-                      "set_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
+                      "source tools/ascend_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
     ("slurm-cpu", ["--nodes=2", "--ntasks-per-node=1", "--partition=debug", "# device: CPU (device_target auto: no GPU or NPU requested)"]),
 ])
 def test_dry_run_shows_what_slurm_users_expect(profile, expected, wiki_8k):

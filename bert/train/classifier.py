@@ -152,6 +152,12 @@ class Classification(Task):
         self.best = {"score": float("-inf"), "step": 0}
         self.history: list[dict] = []
 
+    def step_flops(self, global_batch):
+        """The model's FLOPs (a live distillation teacher's forward is not counted)."""
+        from bert.flops import classifier_step_flops
+
+        return classifier_step_flops(self.bert_config, self.cfg.max_length, self.task.num_labels, global_batch)
+
     def log_fields(self, step, avg):
         return f"epoch: {(step - 1) // self.feed.steps_per_epoch + 1}, loss: {avg['loss']:.6f}"
 

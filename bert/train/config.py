@@ -81,6 +81,7 @@ class RunConfig:
     keep_checkpoints: int = 2  # newest complete checkpoints kept
     log_interval: int = 20  # steps per log line and TensorBoard point (averaged over them)
     eval_steps: int = 0  # also evaluate every N steps; always at each epoch end
+    peak_tflops: float = 0.0  # the device's peak, for MFU; 0: bert.flops.PEAK_TFLOPS by device name (none on CPU)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
 
     @property
@@ -101,8 +102,8 @@ class RunConfig:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         _at_least_one(self, "train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
                       "log_interval")
-        if self.total_steps < 0 or self.eval_steps < 0:
-            raise ConfigError("total_steps and eval_steps must be >= 0")
+        if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0:
+            raise ConfigError("total_steps, eval_steps and peak_tflops must be >= 0")
 
     def check_seq_length(self, key: str) -> None:
         """`key` (the subclass's sequence length field) fits the model's position table."""

@@ -76,6 +76,10 @@ class Task:
         """The loss net's metric sums over the global batch → named step metrics (besides `loss`)."""
         return {}
 
+    def step_flops(self, global_batch: int) -> int:
+        """Model FLOPs of one optimizer step over `global_batch` examples (bert.flops); 0: not counted."""
+        return 0
+
     def log_fields(self, step: int, avg: dict[str, float]) -> str:
         """The task's part of the log line, from the interval's averages."""
         return f"loss: {avg['loss']:.6f}"
@@ -97,7 +101,9 @@ class Task:
 
 def train(cfg, task: Task, run: Run, stop) -> int:
     """Train `task` to cfg's last step, or until a stop request; returns the exit code."""
+    from bert.device import device_name
     from bert.dropout import DropoutInputs
+    from bert.flops import peak_tflops
     from bert.train.distributed import all_reduce_sum
     from bert.train.metrics import MetricsLogger
     from bert.train.step import make_train_step
@@ -115,7 +121,9 @@ def train(cfg, task: Task, run: Run, stop) -> int:
         task.restore(state)
         print(f"resumed from {run.latest} at step {step}", flush=True)
     logdir = Path(cfg.log_dir) / cfg.run / "tb"
-    logger = MetricsLogger(logdir, run.rank, step, cfg.to_dict(), window)
+    peak = peak_tflops(device_name(), cfg.precision, cfg.peak_tflops)
+    logger = MetricsLogger(logdir, run.rank, step, cfg.to_dict(), window, task.step_flops(feed.global_batch),
+                           peak * run.world if peak else None)
     if run.rank == 0:
         print(f"{task.name}: {run.world} worker(s) × {cfg.train_batch_size} × "
               f"{cfg.accumulation_steps} = {feed.global_batch} per step, {feed.steps_per_epoch} steps/epoch, "
@@ -147,10 +155,12 @@ def train(cfg, task: Task, run: Run, stop) -> int:
                    "skipped_steps": out["skipped_steps"], "time": time.time() - start}
         avg = logger.train_step(step, metrics, feed.global_batch, step % cfg.log_interval == 0 or step == total_steps)
         if avg is not None and run.rank == 0:
+            mfu = f", mfu: {avg['mfu']:.1%}" if "mfu" in avg else ""
             print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, rank_id: {run.rank}, "
                   f"{task.log_fields(step, avg)}, "
                   f"lr: {avg['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, loss_scale: {avg['loss_scale']:g}, "
                   f"skipped: {avg['skipped_steps']}, samples/s: {avg['samples_per_sec']:.1f}, "
+                  f"tflops: {avg['tflops']:.3f}{mfu}, "
                   f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
 
         # -- evaluate at each epoch end, every eval_steps and at the last step

@@ -1,6 +1,7 @@
 """TensorBoard scalars (tensorboardX, rank 0 only) of a training run: each step's metrics in,
-their averages over a log interval out as `train/<name>` and `perf/…` points (the loop prints its
-line from the same averages), plus whatever the evaluations report.
+their averages over a log interval out as `train/<name>` and `perf/…` points (samples/s, step
+time, achieved TFLOP/s and MFU from bert.flops; the loop prints its line from the same averages),
+plus whatever the evaluations report.
 
 At a checkpoint `drain()` puts every event on disk and hands back the steps not logged yet (the
 open window), which the checkpoint keeps: a resumed run purges what the lost run logged after the
@@ -15,8 +16,9 @@ LAST = ("lr", "loss_scale", "skipped_steps")  # logged as of the interval's last
 
 class MetricsLogger:
     def __init__(self, logdir: Path | None, rank: int, start_step: int, config: dict | None = None,
-                 window: list[dict] | None = None):
+                 window: list[dict] | None = None, step_flops: int = 0, peak_tflops: float | None = None):
         self.logdir = logdir if rank == 0 else None
+        self.step_flops, self.peak_tflops = step_flops, peak_tflops  # a step's model FLOPs; all devices' peak
         self.writer = None
         if self.logdir is not None:
             # purge_step drops events a killed run logged after its last checkpoint
@@ -41,15 +43,20 @@ class MetricsLogger:
 
     def train_step(self, step: int, metrics: dict[str, float], global_batch: int, log: bool) -> dict | None:
         """Record one step's metrics (with its `time` in seconds); when `log`, write the window's
-        averages and return them (+ `samples_per_sec`), else None."""
+        averages and return them (+ `samples_per_sec`, `tflops` achieved, `mfu` when the peak is
+        known), else None."""
         self.window.append(metrics)
         if not log:
             return None
         window, self.window = self.window, []
         avg = {k: (window[-1][k] if k in LAST else sum(w[k] for w in window) / len(window)) for k in window[-1]}
         avg["samples_per_sec"] = global_batch / avg["time"]
-        self.scalars(step, {**{f"train/{k}": v for k, v in avg.items() if k not in ("time", "samples_per_sec")},
-                            "perf/samples_per_sec": avg["samples_per_sec"], "perf/step_time_ms": avg["time"] * 1000})
+        avg["tflops"] = self.step_flops / avg["time"] / 1e12
+        perf = {"perf/samples_per_sec": avg["samples_per_sec"], "perf/step_time_ms": avg["time"] * 1000,
+                "perf/tflops": avg["tflops"]}
+        if self.peak_tflops:
+            avg["mfu"] = perf["perf/mfu"] = avg["tflops"] / self.peak_tflops
+        self.scalars(step, {**{f"train/{k}": v for k, v in avg.items() if k in window[-1] and k != "time"}, **perf})
         return avg
 
     def drain(self) -> list[dict]:
