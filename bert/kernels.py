@@ -53,7 +53,9 @@ class _Linear(nn.Cell):
         return ops.bias_add(_matmul_nt(x, weight), bias)
 
     def bprop(self, x, weight, bias, out, dout):
-        return _matmul(dout, weight), _weight_grad(dout, x), _column_sums(dout)
+        dout = dout.astype(x.dtype)  # mixed precision: the gradient may arrive in float32, x in float16
+        return (_matmul(dout, weight.astype(x.dtype)), _weight_grad(dout, x).astype(weight.dtype),
+                _column_sums(dout).astype(bias.dtype))
 
 
 class Dense(nn.Dense):
@@ -77,7 +79,7 @@ class _GeluWithCdf(nn.Cell):
 
     def bprop(self, x, out, dout):
         pdf = ops.exp(x * x * -0.5) * _INV_SQRT_2PI
-        return (dout[0] * (out[1] + x * pdf),)
+        return ((dout[0].astype(x.dtype) * (out[1] + x * pdf)),)
 
 
 class GELU(nn.Cell):
@@ -111,12 +113,14 @@ class OutputNLL(nn.Cell):
         return nll, logits.argmax(-1).astype(labels.dtype), log_probs
 
     def bprop(self, hidden, table, bias, labels, out, dout):
-        dnll = dout[0].reshape(-1, 1)
+        # in float32 like the forward's softmax (under mixed precision the inputs are float16),
+        # each gradient returned in its input's dtype
+        dnll = dout[0].reshape(-1, 1).astype(ms.float32)
+        h, w = hidden.astype(ms.float32), table.astype(ms.float32)
         # softmax − one-hot, unscaled; the per-position factor dnll goes onto the [N, H] operands
-        g = _scatter_add(ops.exp(out[2]), labels.reshape(-1, 1), -ops.ones_like(dnll))
-        g = g.astype(hidden.dtype)
-        dhidden = _matmul(g, table) * dnll.astype(hidden.dtype)
-        scaled = hidden * dnll.astype(hidden.dtype)
-        dtable = _weight_grad(g, scaled)
-        dbias = _matmul(_t(dnll.astype(g.dtype)), g).reshape(-1)
-        return dhidden, dtable, dbias.astype(bias.dtype), ops.zeros_like(labels)
+        g = _scatter_add(ops.exp(out[2].astype(ms.float32)), labels.reshape(-1, 1), -ops.ones_like(dnll))
+        dhidden = _matmul(g, w) * dnll
+        dtable = _weight_grad(g, h * dnll)
+        dbias = _matmul(_t(dnll), g).reshape(-1)
+        return (dhidden.astype(hidden.dtype), dtable.astype(table.dtype), dbias.astype(bias.dtype),
+                ops.zeros_like(labels))
