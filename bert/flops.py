@@ -19,13 +19,14 @@ from __future__ import annotations
 from bert.config import BertConfig
 
 # Dense peak TFLOP/s per device and precision, from the vendors' datasheets (NVIDIA: SXM parts,
-# without sparsity; fp32 on A100/H100/H200 is the TF32 tensor-core rate, which MindSpore's GPU
-# matmuls use). Ascend 910B: Huawei publishes no per-precision table; ~320 fp16 is the figure
-# quoted for the 910B. Anything else: `peak_tflops=`.
+# without sparsity). fp32 is the plain FP32 rate: MindSpore 2.10 keeps TF32 off for matmuls
+# (device_context.gpu.op_precision.matmul_allow_tf32 defaults to False; bert.device_settings).
+# Ascend 910B: Huawei publishes no per-precision table; ~320 fp16 is the figure quoted for the
+# 910B. Anything else: `peak_tflops=`.
 PEAK_TFLOPS = {
-    "A100": {"fp32": 156.0, "fp16": 312.0, "bf16": 312.0},
-    "H100": {"fp32": 494.7, "fp16": 989.4, "bf16": 989.4},
-    "H200": {"fp32": 494.7, "fp16": 989.4, "bf16": 989.4},
+    "A100": {"fp32": 19.5, "fp16": 312.0, "bf16": 312.0},
+    "H100": {"fp32": 66.9, "fp16": 989.4, "bf16": 989.4},
+    "H200": {"fp32": 66.9, "fp16": 989.4, "bf16": 989.4},
     "Ascend910B": {"fp16": 320.0, "bf16": 320.0},
 }
 

@@ -11,7 +11,11 @@ The math is autodiff's; the kernels are cheaper ones. Profiled on MindSpore 2.10
 - MLM cross-entropy over [positions, vocab] logits: broadcast elementwise ops over 20 M floats
   cost 20–70 ms each, so the loss gradient (softmax − one-hot) · dloss is never formed: the
   per-position factor is applied to the [positions, hidden] operands of the matmuls instead.
-Only 2-D inputs; the cells taking parameters get them as arguments (custom-bprop cells own none).
+Only 2-D inputs; the cells taking parameters get them as arguments (custom-bprop cells own none),
+cast by the caller to the compute dtype with an explicit Cast. Under mixed precision (amp O2) that
+Cast's backward is what returns float32 gradients to the float32 parameters: MindSpore 2.10's
+implicit cast of a float16 cell's parameters does not, in graph mode, when a bprop cell consumes
+them (the gradients arrived in float16; tests/test_kernels.py).
 """
 from __future__ import annotations
 
@@ -66,7 +70,7 @@ class Dense(nn.Dense):
         self.linear = _Linear()
 
     def construct(self, x):
-        y = self.linear(x.reshape(-1, x.shape[-1]), self.weight, self.bias)
+        y = self.linear(x.reshape(-1, x.shape[-1]), ops.cast(self.weight, x.dtype), ops.cast(self.bias, x.dtype))
         return y.reshape(x.shape[:-1] + (y.shape[-1],))
 
 

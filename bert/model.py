@@ -209,7 +209,8 @@ class BertLMPredictionHead(nn.Cell):
     def nll(self, hidden, embedding_table, labels):
         """[..., H] hidden states, [...] label ids → (nll, predicted id), flattened; no logits kept for the caller."""
         h = self.transform(hidden)
-        nll, predicted, _ = self.output_nll(h.reshape(-1, h.shape[-1]), embedding_table, self.bias, labels.reshape(-1))
+        nll, predicted, _ = self.output_nll(h.reshape(-1, h.shape[-1]), ops.cast(embedding_table, h.dtype),
+                                            ops.cast(self.bias, h.dtype), labels.reshape(-1))  # bert.kernels: why cast
         return nll, predicted
 
 

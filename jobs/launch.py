@@ -7,7 +7,7 @@ rank, first host) comes from submitit's JobEnvironment inside a submitit job, el
 task variables (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_JOB_NODELIST, read by submitit's
 SlurmJobEnvironment), else it is a plain single process. Each task starts one MindSpore worker with
 MindSpore's process-group variables (MS_ROLE=MS_WORKER, MS_NODE_ID = global rank, MS_WORKER_NUM,
-MS_SCHED_HOST/PORT, MS_NODE_TIMEOUT); global rank 0 also starts the scheduler process
+MS_SCHED_HOST/PORT, and bert.device_settings.WORKER_ENV's timeouts); global rank 0 also starts the scheduler process
 (MS_ROLE=MS_SCHED, same command). Rank and world size reach the training code only through
 MindSpore's communication API; the device is the stage's `device_target` (auto: what the task
 sees, bert/device.py), DEVICE_ID the task's local rank.
@@ -41,12 +41,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # stage configs and checkpoints are read from the bert package
+from bert.device_settings import WORKER_ENV  # noqa: E402
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
           "distill": "bert.distill", "grid-summary": "bert.grid"}
 DISTRIBUTED = ("pretrain", "finetune", "distill")
 RESTARTS = REPO / "logs" / "restarts"
 BAD_INPUT = 2  # the stages' exit code for input they refused in one line: retrying cannot help
-NODE_TIMEOUT_S = 30  # MindSpore's heartbeat timeout: a rank silent this long fails the others
 
 
 @dataclasses.dataclass
@@ -102,7 +102,8 @@ def worker_env(layout: Layout, role: str | None) -> dict:
         env.update(MS_ROLE=role, MS_WORKER_NUM=str(layout.world), MS_NODE_ID=str(layout.rank),
                    MS_SCHED_HOST=host_address(layout.first_host), MS_SCHED_PORT=str(scheduler_port(layout.job_id)),
                    RANK_ID=str(layout.rank), RANK_SIZE=str(layout.world))
-        env.setdefault("MS_NODE_TIMEOUT", str(NODE_TIMEOUT_S))
+        for key, value in WORKER_ENV.items():  # heartbeat and collective timeouts (bert.device_settings)
+            env.setdefault(key, value)
     return env
 
 

@@ -40,7 +40,7 @@ def slurm_env(sandbox):
                    "source tools/gpu_env.sh",
                    "# device: GPU (device_target auto: gpus_per_node 8); up to 3 requeues after a worker failure"]),
     ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
-                      "--signal=USR2@300", "--time=1440", "export HCCL_CONNECT_TIMEOUT=1200",
+                      "--signal=USR2@300", "--time=1440", "export MS_ENABLE_RUNTIME_PROFILER=0",
                       "source tools/ascend_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
     ("slurm-cpu", ["--nodes=2", "--ntasks-per-node=1", "--partition=debug", "# device: CPU (device_target auto: no GPU or NPU requested)"]),
 ])

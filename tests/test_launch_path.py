@@ -278,13 +278,15 @@ def test_layout_comes_from_slurm_variables_when_submitit_is_absent(monkeypatch):
 def test_workers_get_mindspores_group_variables_and_quiet_logs(monkeypatch):
     from launch import Layout, worker_env
 
-    monkeypatch.delenv("GLOG_v", raising=False)
-    monkeypatch.delenv("GLOG_minloglevel", raising=False)
+    for key in ("GLOG_v", "GLOG_minloglevel", "HCCL_CONNECT_TIMEOUT"):  # importing MindSpore sets HCCL_CONNECT_TIMEOUT
+        monkeypatch.delenv(key, raising=False)
     env = worker_env(Layout(rank=1, world=2, local_rank=1, first_host="no-such-node", job_id="77"), "MS_WORKER")
     assert {k: env[k] for k in ("MS_ROLE", "MS_NODE_ID", "MS_WORKER_NUM", "MS_SCHED_HOST", "DEVICE_ID",
                                 "MS_NODE_TIMEOUT", "GLOG_v")} == {
         "MS_ROLE": "MS_WORKER", "MS_NODE_ID": "1", "MS_WORKER_NUM": "2", "MS_SCHED_HOST": "127.0.0.1",
         "DEVICE_ID": "1", "MS_NODE_TIMEOUT": "30", "GLOG_v": "3"}
+    # bert.device_settings: the heartbeat decides a dead rank, long before a collective would time out
+    assert (env["HCCL_CONNECT_TIMEOUT"], env["HCCL_EXEC_TIMEOUT"]) == ("1200", "1800")
     assert env["GLOG_minloglevel"] == "2"
     monkeypatch.setenv("GLOG_v", "2")  # asked for: MindSpore's warnings back in the job log
     alone = worker_env(Layout(), None)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrides, read_mapping
 from bert.device import CHOICES as DEVICES
+from bert.device_settings import HALF, JIT_LEVELS, MEMORY_SIZE, check_precision
 
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", *HALF)
 DROPOUT_MASKS = ("auto", "host", "device")  # bert.dropout.DropoutInputs
 OPTIMIZERS = ("adamw", "lamb")
 
@@ -67,7 +68,9 @@ class RunConfig:
     run_name: str | None = None  # default: the output folder's name
     device_target: str = "auto"  # auto (what the task sees: NPU, else GPU, else CPU) | CPU | GPU | Ascend
     jit: bool = True  # graph mode for the train step; false = PyNative, for debugging
-    precision: str = "fp32"  # fp16/bf16: mindspore.amp mixed precision (Ascend/GPU; seed's --amp)
+    jit_level: str = "O0"  # the train step's mindspore.jit level: O0 kernel by kernel | O1 + graph-kernel fusion
+    precision: str = "fp32"  # fp16/bf16: mixed precision on GPU/Ascend (bert.device_settings; seed's --amp)
+    max_device_memory: str = ""  # e.g. "30GB": cap MindSpore's device memory pool; "": the device's all
     deterministic: bool = True  # ms.set_deterministic: bit-repeatable GPU/Ascend kernels and HCCL sums (slower there)
     dropout_masks: str = "auto"  # host (numpy) | device (in the graph) | auto: host on CPU; the same masks either way
     loss_scale: str = "dynamic"  # dynamic | static (mixed precision only; fp32 uses 1)
@@ -93,9 +96,12 @@ class RunConfig:
             raise ConfigError(f"device_target {self.device_target!r} is not one of {', '.join(DEVICES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if self.precision != "fp32" and self.device_target == "CPU":
-            raise ConfigError(f"precision {self.precision} needs GPU or Ascend: MindSpore has no fast "
-                              f"half-precision CPU kernels (use fp32)")
+        if self.device_target != "auto":  # auto: checked once the device is known (bert.train.distributed)
+            check_precision(self.device_target, self.precision)
+        if self.jit_level not in JIT_LEVELS:
+            raise ConfigError(f"jit_level {self.jit_level!r} is not one of {', '.join(JIT_LEVELS)}")
+        if self.max_device_memory and not MEMORY_SIZE.match(self.max_device_memory):
+            raise ConfigError(f"max_device_memory {self.max_device_memory!r} is not a size like '30GB'")
         if self.dropout_masks not in DROPOUT_MASKS:
             raise ConfigError(f"dropout_masks {self.dropout_masks!r} is not one of {', '.join(DROPOUT_MASKS)}")
         if self.loss_scale not in ("dynamic", "static") or self.loss_scale_value <= 0:

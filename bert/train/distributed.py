@@ -13,23 +13,23 @@ def launched_distributed() -> bool:
     return int(os.environ.get("MS_WORKER_NUM", "1")) > 1 or os.environ.get("MS_ROLE") == "MS_WORKER"
 
 
-def setup(device_target: str, precision: str = "fp32", deterministic: bool = False) -> tuple[int, int]:
-    """Select the device (bert.device: `auto` follows what this process sees), switch on
-    MindSpore's deterministic kernels and collectives if asked (before joining, as its docs
-    require), and join the group if launched as several workers → (rank, world). Bad device →
-    DeviceError before any work."""
-    from bert.device import DeviceError, device_index, resolve
+def setup(cfg) -> tuple[int, int]:
+    """Select the run config's device (bert.device: `auto` follows what this process sees), check
+    that it takes the config's precision and apply the device settings (bert.device_settings),
+    switch on MindSpore's deterministic kernels and collectives if asked (before joining, as its
+    docs require), and join the group if launched as several workers → (rank, world). Bad device
+    → DeviceError before any work."""
+    from bert.device import device_index, resolve
+    from bert.device_settings import apply
 
-    device, why = resolve(device_target)
-    if precision != "fp32" and device == "CPU":
-        raise DeviceError(f"precision {precision} needs GPU or Ascend, and device_target {device_target} "
-                          f"is CPU here ({why}); use precision=fp32")
+    device, why = resolve(cfg.device_target)
     if device == "CPU":
         ms.set_device(device)
     else:  # one process per accelerator: the launcher (msrun or jobs/launch.py) exports DEVICE_ID
         ms.set_device(device, device_index(device, int(os.environ.get("DEVICE_ID", "0"))))
+    apply(device, cfg, why)
     print(f"device: {device} ({why})", flush=True)
-    if deterministic:
+    if cfg.deterministic:
         ms.set_deterministic(True)
     if not launched_distributed():
         return 0, 1

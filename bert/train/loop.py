@@ -40,7 +40,7 @@ def open_run(cfg, bert_config: BertConfig) -> Run:
     from bert.train import distributed
     from bert.train.checkpoints import check_writable, weights_only
 
-    rank, world = distributed.setup(cfg.device_target, cfg.precision, cfg.deterministic)
+    rank, world = distributed.setup(cfg)
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
     check_writable(checkpoints.directory, 3 * 4 * bert_config.parameter_count())  # fp32 weights + 2 moments
     latest = checkpoints.latest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import Parameter, ParameterTuple, amp, nn, ops
 
+from bert.device_settings import mixed_precision
 from bert.optim import build_optimizer, clip_by_global_norm, global_norm
 
 
@@ -22,7 +23,7 @@ class TrainStep(nn.Cell):
     """`accumulate(*batch)` for all but the last micro-batch of a step, `apply(*batch)` for the last."""
 
     def __init__(self, loss_net: nn.Cell, optimizer: nn.Optimizer, loss_scaler, grad_clip_norm: float,
-                 accumulation: int = 1, world_size: int = 1, jit: bool = True):
+                 accumulation: int = 1, world_size: int = 1, jit: bool = True, jit_level: str = "O0"):
         super().__init__(auto_prefix=False)
         self.loss_net = loss_net
         self.optimizer = optimizer
@@ -37,7 +38,7 @@ class TrainStep(nn.Cell):
             for p in self.weights) if accumulation > 1 else None
         self.reducer = nn.DistributedGradReducer(self.weights, mean=False) if self.distributed else None
         self.skipped = Parameter(ms.Tensor(0, ms.int32), name="skipped_steps", requires_grad=False)
-        compile_ = ms.jit if jit else (lambda fn: fn)
+        compile_ = (lambda fn: ms.jit(fn, jit_level=jit_level)) if jit else (lambda fn: fn)
         self.accumulate = compile_(self._accumulate)
         self.apply = compile_(self._apply)
         self.forward = compile_(self.loss_net.construct)
@@ -102,13 +103,13 @@ class TrainStep(nn.Cell):
 
 
 def make_train_step(loss_net: nn.Cell, model: nn.Cell, cfg, world: int, total_steps: int) -> TrainStep:
-    """The train step a run config asks for: mixed precision from mindspore.amp on GPU/Ascend
-    (fp16/bf16, dynamic loss scale), fp32 without scaling otherwise; its optimizer and schedule."""
+    """The train step a run config asks for: mixed precision on GPU/Ascend (bert.device_settings:
+    fp16/bf16, dynamic loss scale), fp32 without scaling otherwise; its optimizer and schedule."""
     mixed = cfg.precision != "fp32"
-    if mixed:
-        amp.auto_mixed_precision(model, "O2", ms.float16 if cfg.precision == "fp16" else ms.bfloat16)
+    mixed_precision(model, cfg.precision)
     optimizer = build_optimizer(model.trainable_params(), cfg.optim, total_steps)  # warmup: cfg.optim.warmup
     scaler = make_loss_scaler(cfg.loss_scale, cfg.loss_scale_value) if mixed else make_loss_scaler("static", 1.0)
-    step = TrainStep(loss_net, optimizer, scaler, cfg.optim.grad_clip_norm, cfg.accumulation_steps, world, cfg.jit)
+    step = TrainStep(loss_net, optimizer, scaler, cfg.optim.grad_clip_norm, cfg.accumulation_steps, world, cfg.jit,
+                     cfg.jit_level)
     step.set_train(True)
     return step
