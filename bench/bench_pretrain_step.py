@@ -341,15 +341,20 @@ def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter"
 
 # ----------------------------------------------------------------------------- driver
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="L4-H256", help="compact size name (default L4-H256)")
+def add_step_arguments(parser: argparse.ArgumentParser, steps: int) -> None:
+    """The shape of the timed pretraining step and how many steps are timed (also bench/device_check.py's)."""
     parser.add_argument("--seq", type=int, default=128, help="max_seq_length (default 128)")
     parser.add_argument("--batch", type=int, default=32, help="train_batch_size (default 32)")
     parser.add_argument("--max-predictions", type=int, default=20, help="masked positions per row (default 20)")
     parser.add_argument("--vocab", type=int, default=30522, help="vocab_size (default 30522)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per run (default 20)")
+    parser.add_argument("--steps", type=int, default=steps, help=f"timed steps per run (default {steps})")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warmup/compile steps (default 3)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="L4-H256", help="compact size name (default L4-H256)")
+    add_step_arguments(parser, steps=20)
     parser.add_argument("--batches", type=int, default=4, help="distinct synthetic batches cycled (default 4)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--no-graph", action="store_true", help="skip the MindSpore graph-mode (jit) run")

@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_pretrain_step import add_step_arguments
+
 REPO = Path(__file__).resolve().parents[1]
 HALF = {"GPU": "fp16", "Ascend": "bf16", "CPU": None}
 TOLERANCE = 1e-3
@@ -56,12 +58,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto | GPU | Ascend | CPU (default auto)")
     parser.add_argument("--models", default="L4-H256,L8-H512", help="compact sizes (default L4-H256,L8-H512)")
-    parser.add_argument("--steps", type=int, default=50, help="timed steps per run (default 50)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first, compilation included (default 3)")
-    parser.add_argument("--seq", type=int, default=128, help="sequence length (default 128)")
-    parser.add_argument("--batch", type=int, default=32, help="batch per step (default 32)")
-    parser.add_argument("--max-predictions", type=int, default=20, help="masked positions per row (default 20)")
-    parser.add_argument("--vocab", type=int, default=30522, help="vocab_size (default 30522)")
+    add_step_arguments(parser, steps=50)
     parser.add_argument("--peak-tflops", type=float, default=0.0,
                         help="the device's peak for MFU (default: bert.flops's table by the device's name)")
     parser.add_argument("--json", help="also write every result to this file")
