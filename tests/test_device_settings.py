@@ -20,16 +20,21 @@ from tests.test_train_step import tiny_batch
 TINY = {"name": "tiny", "vocab_size": 100, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
 
-def run_steps(precision: str, jit: bool, level: str = "O0", steps: int = 3):
-    """The real train step (make_train_step) of a tiny model for `steps` steps. Half precision is
-    configured for a GPU, the device that takes it; no device is selected, so it runs on this CPU."""
+def make_step(precision: str, jit: bool = True, level: str = "O0", **fields):
+    """The real train step (make_train_step) of a tiny model. Half precision is configured for a
+    GPU, the device that takes it; no device is selected, so it runs on this CPU."""
     cfg = PretrainConfig(model=TINY, device_target="CPU" if precision == "fp32" else "GPU", precision=precision,
-                         jit=jit, jit_level=level, total_steps=10, optim=OptimConfig(learning_rate=1e-3, warmup_steps=0))
+                         jit=jit, jit_level=level, total_steps=10, optim=OptimConfig(learning_rate=1e-3, warmup_steps=0),
+                         **fields)
     cfg.validate()
     ms.set_seed(1)
     model = BertForPreTraining(cfg.bert_config())
+    return model, make_train_step(PretrainingLoss(model), model, cfg, 1, cfg.total_steps)
+
+
+def run_steps(precision: str, jit: bool, level: str = "O0", steps: int = 3):
+    model, step = make_step(precision, jit, level)
     before = {p.name: p.asnumpy().copy() for p in model.get_parameters()}
-    step = make_train_step(PretrainingLoss(model), model, cfg, 1, cfg.total_steps)
     results = [step.step([tiny_batch(k)]) for k in range(steps)]
     updates = {p.name: p.asnumpy() - before[p.name] for p in model.get_parameters()}
     return model, results, updates
@@ -56,6 +61,31 @@ def test_fp16_train_step_follows_fp32(fp32_run, jit, level):
     # gradient's sign single weights differ by up to 2·lr; the updates as a whole must agree
     update, ref_update = (np.concatenate([u[n].ravel() for n in sorted(u)]) for u in (updates, ref_updates))
     assert np.linalg.norm(update - ref_update) < 0.05 * np.linalg.norm(ref_update)
+
+
+def test_a_resumed_fp16_run_goes_on_with_the_saved_loss_scale(tmp_path):
+    """Checkpointed after 3 steps and restored into a fresh step, an fp16 run gives the uninterrupted
+    run's losses, loss scales and weights. Its initial scale 2^18 overflows float16 twice (those
+    steps are skipped and halve it): a resume that lost the scaler's state would start at 2^18 again."""
+    from bert.train.checkpoints import CheckpointManager
+
+    def fields(result):
+        return result["totals"][0] / result["loss_scale"], result["loss_scale"], result["finite"], result["skipped_steps"]
+
+    model, step = make_step("fp16", loss_scale_value=2.0 ** 18)
+    whole = [fields(step.step([tiny_batch(k)])) for k in range(6)]
+    assert [w[1:3] for w in whole[:3]] == [(2.0 ** 18, False), (2.0 ** 17, False), (2.0 ** 16, True)]
+    weights = {p.name: p.asnumpy() for p in model.get_parameters()}
+
+    first_model, first = make_step("fp16", loss_scale_value=2.0 ** 18)
+    head = [fields(first.step([tiny_batch(k)])) for k in range(3)]
+    saved = CheckpointManager(tmp_path).save(first, first_model.config, {"step": 3})
+    model, resumed = make_step("fp16", loss_scale_value=2.0 ** 18)
+    CheckpointManager(tmp_path).restore(saved, resumed, model.config)
+    tail = [fields(resumed.step([tiny_batch(k)])) for k in range(3, 6)]
+    assert head + tail == whole
+    for p in model.get_parameters():
+        np.testing.assert_array_equal(p.asnumpy(), weights[p.name], err_msg=p.name)
 
 
 def test_mixed_precision_keeps_layernorm_softmax_and_the_losses_in_float32():

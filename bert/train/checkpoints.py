@@ -81,7 +81,8 @@ class CheckpointManager:
         check_config_match(config, BertConfig.from_file(path / CONFIG_FILE), f"checkpoint {path}")
         weights = load_state(path / WEIGHTS_FILE)
         weights.update(load_state(path / TRAIN_STATE_FILE))
-        assign_state(train_step, weights, source=f"checkpoint {path}")
+        # checkpoints written before the loss scale was saved: fp32 runs' static scale 1 is the init anyway
+        assign_state(train_step, weights, missing_ok=("loss_scale.",), source=f"checkpoint {path}")
         return json.loads((path / STATE_FILE).read_text())
 
 

@@ -29,6 +29,13 @@ class TrainStep(nn.Cell):
         self.optimizer = optimizer
         self.weights = optimizer.parameters
         self.scaler = loss_scaler
+        # amp's loss scalers are not Cells: their state (scale, finite-step counter) is registered
+        # here, under names of its own, so that checkpoints hold it and a resumed run goes on with it
+        for field in ("scale_value", "counter"):
+            state = getattr(loss_scaler, field, None)
+            if isinstance(state, Parameter):
+                state.name, state.requires_grad = f"loss_scale.{field}", False
+                setattr(self, f"loss_scale_{field}", state)
         self.grad_clip_norm = grad_clip_norm
         self.accumulation = accumulation
         self.distributed = world_size > 1
