@@ -291,9 +291,10 @@ def framework_dropout(p: float, name: str, shape: tuple):
     return FrameworkDropout()
 
 
-def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter", precision: str = "fp32") -> dict:
+def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter", precision: str = "fp32",
+                  jit_level: str = "O0") -> dict:
     """Time `args.steps` steps after `args.warmup` on the device already set (bench/device_check.py
-    sets GPU/Ascend and fp16/bf16; this script: CPU, fp32)."""
+    sets GPU/Ascend, fp16/bf16 and the jit level; this script: CPU, fp32, O0)."""
     import mindspore as ms
 
     import bert.model
@@ -312,7 +313,7 @@ def mindspore_run(args, batches: list[dict], jit: bool, dropout: str = "counter"
         model.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     cfg = PretrainConfig(model=model, jit=jit, train_batch_size=args.batch, max_seq_length=args.seq,
                          max_predictions_per_seq=args.max_predictions, seed=args.seed, total_steps=1000,
-                         precision=precision, device_target=ms.get_context("device_target"))
+                         precision=precision, jit_level=jit_level, device_target=ms.get_context("device_target"))
     cfg.validate()
     counter = bert.model.Dropout
     if dropout == "framework":

@@ -1,14 +1,16 @@
 """The check a person with one GPU or NPU runs before trusting a cluster with this toolkit (under 10
 minutes on one accelerator): bert.doctor, then 50 pretraining steps of L4-H256 and L8-H512 at seq
 128 in fp32 and in the device's half precision (fp16 on GPU, bf16 on Ascend; dynamic loss scale)
-with samples/s, TFLOP/s and MFU, then the first 3 fp32 losses on the device against the same steps
-on this machine's CPU (same init, same batches, dropout 0), which must agree to 1e-3.
+at jit level O0, and the half-precision run again at O1 (graph-kernel fusion: whether
+`jit_level=O1` pays on this device), with samples/s, TFLOP/s and MFU, then the first 3 fp32 losses
+on the device against the same steps on this machine's CPU (same init, same batches, dropout 0),
+which must agree to 1e-3.
 
     python bench/device_check.py [--device auto|GPU|Ascend|CPU] [--peak-tflops P] [--json out.json]
 
 Each run is a fresh process (bench/bench_pretrain_step.py's timed step: the project's own
-make_train_step on synthetic batches). `--device CPU` runs the whole check here (fp32 only, the
-reference is then the CPU itself); smaller sizes for a quick try: --models L2-H128 --steps 5.
+make_train_step on synthetic batches). `--device CPU` runs the whole check here (fp32 at O0 and
+O1, the reference is then the CPU itself); smaller sizes for a quick try: --models L2-H128 --steps 5.
 Exit code: 0 all agreed, 1 a loss disagreed or a run failed, 2 the device is unusable (doctor says why).
 """
 from __future__ import annotations
@@ -39,7 +41,8 @@ def worker(spec: dict) -> dict:
     args = argparse.Namespace(**spec)
     batches = make_batches(spec["batches"], spec["batch"], spec["seq"], spec["max_predictions"], spec["vocab"],
                            spec["seed"])
-    result = mindspore_run(args, batches, jit=True, dropout="off", precision=spec["precision"])
+    result = mindspore_run(args, batches, jit=True, dropout="off", precision=spec["precision"],
+                           jit_level=spec["jit_level"])
     return {**result, "device_name": device_name()}
 
 
@@ -84,20 +87,22 @@ def main(argv=None) -> int:
     base = {"steps": args.steps, "warmup": args.warmup, "seq": args.seq, "batch": args.batch,
             "max_predictions": args.max_predictions, "vocab": args.vocab, "seed": 12345, "batches": 4}
     results, failed = [], False
-    print(f"\n{'model':<9} {'device':<7} {'precision':<9} {'median s':>8} {'samples/s':>9} {'TFLOP/s':>8} {'MFU':>6}  "
-          f"first losses (fp32: device − CPU)")
+    print(f"\n{'model':<9} {'device':<7} {'precision':<9} {'jit':<3} {'median s':>8} {'samples/s':>9} {'TFLOP/s':>8} "
+          f"{'MFU':>6}  first losses (fp32: device − CPU)")
+    fastest = HALF[device] or "fp32"
+    plan = [("fp32", "O0")] + ([(fastest, "O0")] if fastest != "fp32" else []) + [(fastest, "O1")]
     for model in args.models.split(","):
         flops = pretraining_step_flops(BertConfig.from_name(model, vocab_size=args.vocab), args.seq,
                                        args.max_predictions, args.batch)
-        reference = run_worker({**base, "model": model, "device": "CPU", "precision": "fp32", "steps": 3, "warmup": 0})
-        for precision in ("fp32", HALF[device]):
-            if precision is None:
-                continue
-            r = run_worker({**base, "model": model, "device": device, "precision": precision})
-            results.append({"model": model, "device": device, "precision": precision, **r})
+        reference = run_worker({**base, "model": model, "device": "CPU", "precision": "fp32", "jit_level": "O0",
+                                "steps": 3, "warmup": 0})
+        for precision, level in plan:
+            r = run_worker({**base, "model": model, "device": device, "precision": precision, "jit_level": level})
+            results.append({"model": model, "device": device, "precision": precision, "jit_level": level, **r})
+            row = f"{model:<9} {device:<7} {precision:<9} {level:<3}"
             if "error" in r or "error" in reference:
                 failed = True
-                print(f"{model:<9} {device:<7} {precision:<9} failed: {r.get('error') or reference['error']}")
+                print(f"{row} failed: {r.get('error') or reference['error']}")
                 continue
             tflops = flops / r["median_s"] / 1e12
             peak = peak_tflops(r["device_name"], precision, args.peak_tflops)
@@ -108,8 +113,8 @@ def main(argv=None) -> int:
                 failed |= not diff <= TOLERANCE
                 check = f"; max |Δ| {diff:.1e} {'ok' if diff <= TOLERANCE else f'> {TOLERANCE:g}: DISAGREE'}"
             results[-1].update(tflops=tflops, mfu=tflops / peak if peak else None, reference=reference["first_losses"])
-            print(f"{model:<9} {device:<7} {precision:<9} {r['median_s']:8.3f} {r['samples_per_s']:9.1f} "
-                  f"{tflops:8.3f} {f'{tflops / peak:.1%}' if peak else '—':>6}  "
+            print(f"{row} {r['median_s']:8.3f} {r['samples_per_s']:9.1f} {tflops:8.3f} "
+                  f"{f'{tflops / peak:.1%}' if peak else '—':>6}  "
                   f"{' '.join(f'{x:.4f}' for x in losses)}{check}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=1) + "\n")
