@@ -3,13 +3,13 @@
 | setting | CPU | GPU | Ascend | from |
 |---|---|---|---|---|
 | graph mode | `jit: true`: the train step is `mindspore.jit` | same | same | [jit] |
-| `jit_level` | O0 (kernel by kernel; MindSpore's default) | O0; O1 adds graph-kernel fusion (experimental in 2.10, untried here) | same as GPU | [jit], [levels] |
-| `precision` | fp32 | fp32, fp16 | fp32, fp16, bf16 (bf16: 910B/Atlas A2 on; 910A has none) | [bf16], [cann-bf16] |
+| `jit_level` | O0 (kernel by kernel; MindSpore's default); O1 compiles and gives O0's losses | O0; O1 adds graph-kernel fusion (experimental in 2.10; bench/device_check.py times it) | same as GPU | [jit], [levels] |
+| `precision` | fp32 | fp32, fp16 | fp32, fp16, bf16 (bf16 from 910B/Atlas A2 on; a 910A has none, not detected here) | [bf16], [cann-bf16] |
 | fp32 matmuls | fp32 | fp32: TF32 off (`matmul_allow_tf32` default) | fp32: `precision_mode` must_keep_origin_dtype, HF32 off | [tf32], [ascend-precision] |
 | kept in fp32 under fp16/bf16 | — | parameters + optimizer state, LayerNorm, attention softmax, MLM softmax, every loss | same | [amp] |
 | `max_device_memory` | the memory pool's cap | same | same | [memory] |
 | collective timeouts | — | NCCL: none in MindSpore; MS_NODE_TIMEOUT decides | HCCL_CONNECT/EXEC_TIMEOUT (`WORKER_ENV`) | [hccl-connect], [hccl-exec], [cluster] |
-| `deterministic` | — | `mindspore.set_deterministic` | same, + HCCL_DETERMINISTIC=true | [deterministic] |
+| `deterministic` | `mindspore.set_deterministic` | same | same, + HCCL_DETERMINISTIC=true | [deterministic] |
 
 Mixed precision is amp O2 (cells in the half type, parameters float32) with a longer black list:
 amp's own (BatchNorm, `nn.LayerNorm`, which our LayerNorm subclasses) plus `nn.Softmax`, so the
