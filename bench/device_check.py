@@ -25,7 +25,6 @@ from pathlib import Path
 from bench_pretrain_step import add_step_arguments
 
 REPO = Path(__file__).resolve().parents[1]
-HALF = {"GPU": "fp16", "Ascend": "bf16", "CPU": None}
 TOLERANCE = 1e-3
 
 
@@ -73,6 +72,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(REPO))
     from bert.config import BertConfig
     from bert.device import DeviceError, resolve
+    from bert.device_settings import PRECISIONS
     from bert.flops import peak_tflops, pretraining_step_flops
 
     doctor = subprocess.run([sys.executable, "-m", "bert.doctor", "--device", args.device], cwd=REPO, text=True,
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     results, failed = [], False
     print(f"\n{'model':<9} {'device':<7} {'precision':<9} {'jit':<3} {'median s':>8} {'samples/s':>9} {'TFLOP/s':>8} "
           f"{'MFU':>6}  first losses (fp32: device − CPU)")
-    fastest = HALF[device] or "fp32"
+    fastest = PRECISIONS[device][-1]  # fp16 on GPU, bf16 on Ascend, fp32 on CPU
     plan = [("fp32", "O0")] + ([(fastest, "O0")] if fastest != "fp32" else []) + [(fastest, "O1")]
     for model in args.models.split(","):
         flops = pretraining_step_flops(BertConfig.from_name(model, vocab_size=args.vocab), args.seq,

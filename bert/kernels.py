@@ -58,8 +58,7 @@ class _Linear(nn.Cell):
 
     def bprop(self, x, weight, bias, out, dout):
         dout = dout.astype(x.dtype)  # mixed precision: the gradient may arrive in float32, x in float16
-        return (_matmul(dout, weight.astype(x.dtype)), _weight_grad(dout, x).astype(weight.dtype),
-                _column_sums(dout).astype(bias.dtype))
+        return _matmul(dout, weight), _weight_grad(dout, x), _column_sums(dout)  # weight, bias: x's dtype (Dense)
 
 
 class Dense(nn.Dense):
