@@ -1,19 +1,22 @@
-# Two entry points on a fresh machine (Python 3.11 + pip): `make demo` and `make test`.
-# Both create .venv once and reuse it; re-installing happens only when a requirements file changes.
+# Two entry points on a fresh machine (Python 3.11 + pip): `make demo` and `make test`
+# (`make test-quick`: the unit tier, no Slurm, a few minutes). All create .venv once, with the
+# `bert` package installed editable, and reuse it; re-installing happens only when a requirements
+# file or pyproject.toml changes.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export GLOG_v := 3
 
-.PHONY: demo test venv clean-demo
+.PHONY: demo test test-quick venv clean-demo
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-data.txt requirements-test.txt
+$(STAMP): requirements.txt requirements-data.txt requirements-test.txt pyproject.toml
 	test -x "$(PY)" || "$(PYTHON)" -m venv "$(VENV)"
 	"$(PY)" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
 	"$(PY)" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
+	"$(PY)" -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch "$(STAMP)"
 
 # The main job: the whole chain on the enwiki sample shipped in gensim's wheel, with submitit's
@@ -29,6 +32,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	"$(PY)" -m pytest -q --durations=20 tests
+
+# The unit tier: no Slurm, nothing that trains for more than a few seconds (markers in pyproject.toml).
+test-quick: $(STAMP)
+	"$(PY)" -m pytest -q --durations=10 -m "not slow and not slurm" tests
 
 clean-demo:
 	rm -rf outputs/demo

@@ -46,8 +46,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 PARAMS = dict(max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15, short_seq_prob=0.1,
               random_seed=12345)
@@ -79,7 +77,7 @@ def child(spec: dict) -> dict:
     start_cpu, start = time.process_time(), time.perf_counter()
     if spec["kind"] == "baseline":  # what ours holds before any text: its imports
         from bert.data.examples import examples_stage  # noqa: F401
-        from bert.data.mindrecord import mindrecord_binding
+        from bert.data.mindrecord_writer import mindrecord_binding
 
         mindrecord_binding()
 
@@ -200,7 +198,7 @@ def profile(text: Path, work: Path, dupe_factor: int, top: int) -> None:
 
     from bert import assets
     from bert.data.examples import WRITE_BATCH, read_documents, write_examples_shard
-    from bert.data.mindrecord import mindrecord_binding, write_shard
+    from bert.data.mindrecord_writer import mindrecord_binding, write_shard
     from bert.data.pretraining import Vocab, dupe_passes, features, shard_seed
     from bert.tokenization import Tokenizer
 

@@ -13,11 +13,8 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def batch(rng, size: int, length: int, vocab: int):

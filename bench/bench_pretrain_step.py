@@ -30,7 +30,6 @@ down several-fold when another process takes a core) and its peak RSS.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -397,11 +396,9 @@ def main(argv=None) -> int:
         return 0
 
     os.environ.setdefault("GLOG_v", "3")
-    if importlib.util.find_spec("bert") is None:  # PYTHONPATH may point at another copy of the package
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import bert
     from bert.config import BertConfig
-    from bert.optim import OptimConfig
+    from bert.train.config import OptimConfig
 
     bert_config = BertConfig.from_name(args.model, vocab_size=args.vocab)
     batches = make_batches(args.batches, args.batch, args.seq, args.max_predictions, args.vocab, args.seed)

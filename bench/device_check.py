@@ -46,8 +46,7 @@ def worker(spec: dict) -> dict:
 
 
 def run_worker(spec: dict) -> dict:
-    env = {**os.environ, "GLOG_v": os.environ.get("GLOG_v", "3"),
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "bench")])}
+    env = {**os.environ, "GLOG_v": os.environ.get("GLOG_v", "3")}
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
                           env=env, timeout=1800)
     if proc.returncode != 0:
@@ -69,14 +68,13 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    sys.path.insert(0, str(REPO))
     from bert.config import BertConfig
     from bert.device import DeviceError, resolve
     from bert.device_settings import PRECISIONS
     from bert.flops import peak_tflops, pretraining_step_flops
 
     doctor = subprocess.run([sys.executable, "-m", "bert.doctor", "--device", args.device], cwd=REPO, text=True,
-                            env={**os.environ, "GLOG_v": "3", "PYTHONPATH": str(REPO)})
+                            env={**os.environ, "GLOG_v": "3"})
     if doctor.returncode != 0:
         return 2
     try:

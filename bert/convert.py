@@ -5,6 +5,8 @@ directories (or HF safetensors again) out.
     python -m bert.convert import-tf --input bert_model.ckpt --config bert_config.json --output MODEL_DIR
     python -m bert.convert export-hf --input MODEL_DIR --output HF_DIR
 """
+# tensorflow is imported inside read_tf_checkpoint: it is optional (Google TF checkpoints only) and
+# heavy; this module runs in light processes (conversion, config checks) without it.
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,8 @@ when GPUs are (CUDA_VISIBLE_DEVICES â€” which Slurm sets for a GPU allocation â€
 else CPU. An accelerator, chosen or asked for, must be visible and its runtime libraries loadable
 (the ones MindSpore 2.10's plugins link against), so a GPU job never trains on CPU by mistake.
 """
+# MindSpore is imported inside device_name, the one function that uses it: this module runs in light
+# processes (config checks, launchers, bert.doctor).
 from __future__ import annotations
 
 import ctypes

@@ -31,6 +31,8 @@ operators"), and none run on this CPU, so bf16 is refused there; fp16 runs on th
 [cluster]: https://www.mindspore.cn/tutorials/en/r2.10.0/parallel/dynamic_cluster.html
 [deterministic]: https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore/mindspore.set_deterministic.html
 """
+# MindSpore is imported inside the functions that use it: this module runs in light processes (config
+# checks, launchers).
 from __future__ import annotations
 
 import re

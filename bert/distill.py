@@ -11,6 +11,8 @@ default) its outputs over the training + transfer set are computed once into out
 keyed by the teacher's weights and the tokenized inputs (a changed teacher or set recomputes
 them), so the student's epochs never run the teacher; cache_teacher=false runs it on every batch.
 """
+# MindSpore (and bert.model, bert.train.loss, which import it) is imported inside the functions that use
+# it: bad input is reported in one line before MindSpore loads.
 from __future__ import annotations
 
 import dataclasses
@@ -24,15 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from bert.atomic import temporary_sibling, write_text_atomic
-from bert.model_dir import VOCAB_FILE, CheckpointError
+from bert.model_dir import VOCAB_FILE, CheckpointError, assign_state
 from bert.config import ConfigError
+from bert.convert import read_any
 from bert.data import DataError
-from bert.data.glue import Examples, encode
-from bert.glue_metrics import format_metrics
+from bert.glue.tasks import Examples, encode
+from bert.glue.metrics import format_metrics
 from bert.tokenization import read_vocab
-from bert.train.classifier import Classification, TaskData, outputs_of
+from bert.glue.dataset import TaskData
+from bert.train.checkpoints import resolve_init
+from bert.train.classifier import Classification, outputs_of
 from bert.train.cli import run_cli
 from bert.train.config import DistillConfig
+from bert.train.data import ArrayFeed
 from bert.train.loop import open_run, train
 
 CACHE_FILE, CACHE_KEY_FILE = "teacher_logits.npy", "teacher_logits.json"
@@ -83,10 +89,7 @@ def check_same_vocab(teacher: Path, student: Path) -> None:
 
 def load_teacher(cfg: DistillConfig, student_vocab: Path, num_labels: int):
     """(teacher classifier without dropout, its source, a digest of its weights)."""
-    from bert.model_dir import assign_state
-    from bert.convert import read_any
     from bert.model import BertForSequenceClassification
-    from bert.train.checkpoints import resolve_init
 
     source = resolve_init(Path(cfg.teacher), "teacher")
     check_same_vocab(teacher_vocab(cfg, source), student_vocab)
@@ -132,10 +135,9 @@ class Distillation(Classification):
     """The student against the teacher's outputs over train.tsv + the transfer set (bert.train.loss.DistillationLoss)."""
 
     def __init__(self, cfg: DistillConfig, run, data: TaskData, bert_config):
-        from bert.train.data import ArrayFeed
-        from bert.train.loss import DistillationLoss
-
         import mindspore as ms
+
+        from bert.train.loss import DistillationLoss
 
         super().__init__(cfg, run, data, bert_config)
         task = data.task
@@ -193,9 +195,9 @@ class Distillation(Classification):
 
 
 def distill(cfg: DistillConfig, stop) -> int:
-    from bert.train.checkpoints import resolve_init
-
     resolve_init(Path(cfg.teacher), "teacher")  # before any heavy work
+    if cfg.init:
+        resolve_init(Path(cfg.init))
     bert_config = cfg.bert_config()
     data = TaskData.load(cfg, bert_config)
     run = open_run(cfg, bert_config)

@@ -7,6 +7,7 @@ a login node after the install recipe (README, "On GPU and Ascend nodes") and in
 
 Exit code 0 when `--device` (default auto) is usable here, 1 when it is not (the last line says why).
 """
+# MindSpore is imported inside report(): the command line is parsed (and --help answered) before it loads.
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,8 @@ import os
 import platform
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from bert.device import CHOICES, LIBRARIES, DeviceError, missing_libraries, resolve, visible
 
@@ -94,7 +97,6 @@ def cpu_flags() -> set[str]:
 def report(device: str) -> tuple[list[str], str | None]:
     """The screen's lines, and the reason `device` is unusable here (None: usable)."""
     import mindspore as ms
-    import numpy as np
 
     root = Path(ms.__file__).parent
     plugins = root / "lib" / "plugin"

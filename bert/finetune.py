@@ -7,13 +7,19 @@ in; dev metrics (GLUE's, per task), the best checkpoint, `results.json`, GLUE su
 
 Resumable like pretraining: a run whose output_dir holds checkpoints/ continues from there.
 """
+# MindSpore (and bert.train.loss, which imports it) is imported inside the functions that use it: bad
+# input is reported in one line before MindSpore loads.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from bert.train.classifier import Classification, TaskData
+from bert.glue.dataset import TaskData
+from bert.train.checkpoints import resolve_init
+from bert.train.classifier import Classification
 from bert.train.cli import run_cli
 from bert.train.config import FinetuneConfig
+from bert.train.data import ArrayFeed
 from bert.train.loop import open_run, train
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "labels")
@@ -23,7 +29,6 @@ class Finetuning(Classification):
     """Cross-entropy with the labels (squared error for STS-B)."""
 
     def __init__(self, cfg: FinetuneConfig, run, data: TaskData, bert_config):
-        from bert.train.data import ArrayFeed
         from bert.train.loss import ClassificationLoss
 
         super().__init__(cfg, run, data, bert_config)
@@ -45,6 +50,8 @@ def main(argv=None) -> int:
 
 def finetune(cfg: FinetuneConfig, stop) -> int:
     bert_config = cfg.bert_config()
+    if cfg.init:
+        resolve_init(Path(cfg.init))  # a missing init is named as such, not blamed on the vocab
     data = TaskData.load(cfg, bert_config)
     run = open_run(cfg, bert_config)
     return train(cfg, Finetuning(cfg, run, data, bert_config), run, stop)

@@ -1,5 +1,7 @@
 """Model directories of this project: `bert_config.json` + `model.safetensors` (MindSpore
 parameter names) in, weights loaded into a model out — with every mismatch listed."""
+# MindSpore is imported inside assign_state, the one function that uses it: this module runs in light
+# processes (config checks, conversion, launchers).
 from __future__ import annotations
 
 import os

@@ -9,6 +9,8 @@ out — the label and the class probabilities, or the score for STS-B.
 Without sentences on the command line it reads stdin, one example per line (a pair task's two
 sentences tab-separated), and predicts in batches of --batch-size.
 """
+# MindSpore (and bert.model, which imports it) is imported inside predict(): bad input is reported in one
+# line before MindSpore loads.
 from __future__ import annotations
 
 import argparse
@@ -19,14 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from bert.config import ConfigError
-from bert.data import DataError, glue
-from bert.model_dir import VOCAB_FILE, CheckpointError, is_model_dir
+from bert.data import DataError
+from bert.glue import tasks as glue
+from bert.model_dir import VOCAB_FILE, CheckpointError, assign_state, is_model_dir, read_model_dir
+from bert.tokenization import Tokenizer
+from bert.train.classifier import TASK_FILE, outputs_of
 
 
 def read_task(model_dir: Path) -> glue.GlueTask:
     """The GLUE task a finetuned model directory was trained on (its task.json)."""
-    from bert.train.classifier import TASK_FILE
-
     if not is_model_dir(model_dir):
         raise CheckpointError(f"{model_dir} is not a model directory (needs bert_config.json and model.safetensors)")
     path = model_dir / TASK_FILE
@@ -62,9 +65,6 @@ def predict(model_dir: Path, examples: glue.Examples, max_length: int, batch_siz
     import mindspore as ms
 
     from bert.model import BertForSequenceClassification
-    from bert.model_dir import assign_state, read_model_dir
-    from bert.tokenization import Tokenizer
-    from bert.train.classifier import outputs_of
 
     task = read_task(model_dir)
     config, state = read_model_dir(model_dir)

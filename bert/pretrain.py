@@ -7,6 +7,8 @@ A run whose output_dir already holds a checkpoint resumes from it (weights, opti
 step, LR schedule, loss scale, data cursor). SIGUSR2/SIGTERM: save at the next step boundary and
 exit 0 (whether the job is then requeued is the launcher's call: jobs/launch.py).
 """
+# MindSpore (and bert.model, bert.train.loss, bert.train.distributed, which import it) is imported inside
+# the functions that use it: bad input is reported in one line before MindSpore loads.
 from __future__ import annotations
 
 import sys
@@ -14,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bert.convert import load_pretrained
+from bert.flops import pretraining_step_flops
+from bert.train.checkpoints import resolve_init
 from bert.train.cli import run_cli
 from bert.train.config import PretrainConfig
 from bert.train.data import PretrainingFeed, check_files, resolve_files
@@ -38,9 +43,7 @@ class Pretraining(Task):
 
     def __init__(self, cfg: PretrainConfig, run: Run, files: list[Path], num_rows: int,
                  eval_files: list[Path] | None, eval_rows: int):
-        from bert.convert import load_pretrained
         from bert.model import BertForPreTraining
-        from bert.train.checkpoints import resolve_init
         from bert.train.loss import PretrainingLoss
 
         self.cfg, self.run = cfg, run
@@ -70,8 +73,6 @@ class Pretraining(Task):
                 "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
 
     def step_flops(self, global_batch):
-        from bert.flops import pretraining_step_flops
-
         return pretraining_step_flops(self.bert_config, self.cfg.max_seq_length, self.cfg.max_predictions_per_seq,
                                       global_batch)
 
@@ -113,8 +114,6 @@ def main(argv=None) -> int:
 
 
 def pretrain(cfg: PretrainConfig, stop) -> int:
-    from bert.train.checkpoints import resolve_init
-
     bert_config = cfg.bert_config()
     files = resolve_files(cfg.data)
     num_rows = check_files(files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)

@@ -8,7 +8,7 @@ latest checkpoint after a timeout or a preemption, the teacher's logits cached i
 """
 import sys
 
-from cluster import submit_stage_main
+from bert.cluster.submit import submit_stage_main
 
 if __name__ == "__main__":
     sys.exit(submit_stage_main("distill", __doc__, "configs/distill_sst2.yaml"))

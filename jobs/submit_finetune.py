@@ -9,7 +9,7 @@ grid over one task or all nine, and the GLUE table: jobs/submit_glue.py.
 """
 import sys
 
-from cluster import submit_stage_main
+from bert.cluster.submit import submit_stage_main
 
 if __name__ == "__main__":
     sys.exit(submit_stage_main("finetune", __doc__, "configs/finetune_sst2.yaml"))

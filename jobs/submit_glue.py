@@ -1,7 +1,7 @@
 """Google's compact-model GLUE table as one submission: every task finetuned over a batch ×
 learning-rate grid — one Slurm job array of cells, each a bert.finetune run through the one launch
 path (resumable, requeued like every stage) — then a summary job (afterany: whatever cells finished)
-that writes the table, each task's grid and GLUE's submission zip (bert.grid).
+that writes the table, each task's grid and GLUE's submission zip (bert.glue.grid).
 
     python jobs/submit_glue.py --init CKPT [--glue-dir data/glue] [--tasks all|CoLA,SST-2,…]
         [--grid | --batch-sizes 16,32 --learning-rates 1e-4,5e-5] [--max-parallel 8] [key=value …]
@@ -15,8 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-from cluster import (Plan, SubmitError, add_common_arguments, preflight, run_main, stage_args, submit,
-                     submit_array, tensorboard_hint)
+from bert.atomic import write_text_atomic
+from bert.cluster.launch import stage_config
+from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, preflight, run_main, stage_args, submit,
+                                 submit_array, tensorboard_hint)
+from bert.config import ConfigError
+from bert.glue import tasks as glue
+from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN, cell_dir, plan as grid_plan
+from bert.model_dir import CheckpointError
+from bert.train.checkpoints import resolve_init
 
 
 def numbers(text: str | None, kind, flag: str) -> list | None:
@@ -34,9 +41,6 @@ def numbers(text: str | None, kind, flag: str) -> list | None:
 
 def model_args(init: Path) -> list[str]:
     """The model of `init` (its bert_config.json, or an HF config.json) instead of the config's."""
-    from bert.model_dir import CheckpointError
-    from bert.train.checkpoints import resolve_init
-
     try:
         source = resolve_init(init)
     except CheckpointError as exc:
@@ -49,9 +53,6 @@ def model_args(init: Path) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from bert.data import glue
-    from bert.grid import BATCH_SIZES, LEARNING_RATES, PLAN, cell_dir, plan as grid_plan
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser, "configs/finetune_sst2.yaml")
     parser.add_argument("--init", required=True, type=Path, help="the pretrained checkpoint every cell starts from")
@@ -74,9 +75,6 @@ def main(argv=None) -> int:
         if args.max_parallel is not None and args.max_parallel < 1:
             raise SubmitError(f"--max-parallel must be at least 1, got {args.max_parallel}")
         base = stage_args(args, [f"init={args.init}", *model_args(args.init)])
-        from bert.config import ConfigError
-        from launch import stage_config
-
         try:
             cfg = stage_config("finetune", base)
         except ConfigError as exc:
@@ -102,11 +100,9 @@ def main(argv=None) -> int:
             print(f"# cells ({len(jobs)}), task i of the array → <output>/<TASK>/<cell>:")
             for i, cell in enumerate(grid["cells"]):
                 print(f"{i}\t{cell['task']}\t{cell['cell']}\t{cell_dir(root, cell)}")
-            print("# then, after any end of the array: python -m bert.grid summarize " + str(root))
+            print("# then, after any end of the array: python -m bert.glue.grid summarize " + str(root))
             return
         root.mkdir(parents=True, exist_ok=True)
-        from bert.atomic import write_text_atomic
-
         write_text_atomic(root / PLAN, json.dumps(grid, indent=2) + "\n")
         if plan.cluster == "slurm":
             array = submit_array(plan, jobs, max_parallel=args.max_parallel)
@@ -124,7 +120,7 @@ def main(argv=None) -> int:
                     failed.append(f"{cell['task']}/{cell['cell']} (log {job.paths.stderr})")
         try:
             summary()
-        except RuntimeError as exc:  # bert.grid said why on stderr
+        except RuntimeError as exc:  # bert.glue.grid said why on stderr
             raise SubmitError(f"the GLUE summary failed: {exc}") from None
         if failed:
             raise SubmitError(f"{len(failed)} of {len(jobs)} cells failed, named in the table: {'; '.join(failed)}")

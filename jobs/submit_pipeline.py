@@ -12,10 +12,12 @@ teacher and the pretrained checkpoint the student, unless distill.teacher/init s
 TensorBoard under logs/<name>-<stage>.
 """
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from cluster import REPO, Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
+from bert.cluster.submit import Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
+from bert.glue.sst2_demo import write_demo
 
 STAGE_PREFIXES = ("data.", "pretrain.", "finetune.", "distill.")
 
@@ -53,30 +55,28 @@ def main(argv=None) -> int:
             raise SubmitError(f"vocab {vocab} does not exist (pass --build-vocab SIZE to train one)")
         sst2 = Path(args.sst2).resolve() if args.sst2 else work / "sst2-demo"
         if not args.sst2 and not args.dry_run:
-            from bert.data.sst2_demo import write_demo
-
             write_demo(sst2)
-        data = ["--config", str(REPO / "configs/data.yaml"), "--input", str(Path(args.input).resolve()),
+        data = ["--config", "configs/data.yaml", "--input", str(Path(args.input).resolve()),
                 "--vocab", str(vocab), "--output", str(work / "data"), "--build-vocab", str(args.build_vocab),
                 *stages["data"]]
         jobs = [("data", plan.job("prepare", data), 1)]
-        pretrain = ["--config", str(REPO / "configs/pretrain.yaml"), f"data={work / 'data' / 'examples'}", f"vocab={vocab}",
+        pretrain = ["--config", "configs/pretrain.yaml", f"data={work / 'data' / 'examples'}", f"vocab={vocab}",
                     f"output_dir={work / 'pretrain'}", f"run_name={plan.name}-pretrain", *stages["pretrain"]]
-        finetune = ["--config", str(REPO / "configs/finetune_sst2.yaml"), f"init={work / 'pretrain' / 'checkpoints'}",
+        finetune = ["--config", "configs/finetune_sst2.yaml", f"init={work / 'pretrain' / 'checkpoints'}",
                     f"vocab={vocab}", f"data_dir={sst2}", f"output_dir={work / 'finetune'}",
                     f"run_name={plan.name}-finetune", *stages["finetune"]]
         jobs += [("pretrain", plan.job("pretrain", pretrain), None),
                  ("finetune", plan.job("finetune", finetune), None)]
         if args.distill:
-            distill = ["--config", str(REPO / "configs/distill_sst2.yaml"), f"teacher={work / 'finetune' / 'best'}",
+            distill = ["--config", "configs/distill_sst2.yaml", f"teacher={work / 'finetune' / 'best'}",
                        f"init={work / 'pretrain' / 'checkpoints'}", f"vocab={vocab}", f"data_dir={sst2}",
                        f"output_dir={work / 'distill'}", f"run_name={plan.name}-distill", *stages["distill"]]
             jobs.append(("distill", plan.job("distill", distill), None))
         previous = None
         for label, job, tasks in jobs:
             after = f"afterok:{previous.job_id}" if previous is not None and plan.cluster == "slurm" else None
-            stage_plan = Plan(plan.cluster, plan.profile, 1 if label == "data" else plan.nodes,
-                              plan.devices_per_node, f"{plan.name}-{label}", plan.folder, plan.dry_run)
+            stage_plan = dataclasses.replace(plan, nodes=1 if label == "data" else plan.nodes,
+                                             name=f"{plan.name}-{label}")  # same folder: one place for its logs
             previous = submit(stage_plan, job, tasks_per_node=tasks, dependency=after)
             if previous is not None and plan.cluster != "slurm":
                 previous.results()  # local: run the stages one after the other

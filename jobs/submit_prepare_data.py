@@ -7,7 +7,7 @@ stages as a Slurm job array over the shards (each task takes every N-th shard).
 import argparse
 import sys
 
-from cluster import Plan, add_common_arguments, run_main, stage_args, submit, submit_array
+from bert.cluster.submit import Plan, add_common_arguments, run_main, stage_args, submit, submit_array
 
 
 def prepare_args(args) -> list[str]:

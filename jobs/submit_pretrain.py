@@ -7,7 +7,7 @@ preemption. Logs: logs/<name>/submitit (job output), logs/<run>/tb (TensorBoard)
 """
 import sys
 
-from cluster import submit_stage_main
+from bert.cluster.submit import submit_stage_main
 
 if __name__ == "__main__":
     sys.exit(submit_stage_main("pretrain", __doc__, "configs/pretrain.yaml"))

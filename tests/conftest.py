@@ -128,12 +128,12 @@ def glue_args(task: str, data: Path, out: Path, config: str = "configs/finetune_
 
 @pytest.fixture(scope="session")
 def glue_runs(tmp_path_factory):
-    """Every GLUE task's generated set (bert.data.glue_demo), finetuned once: name → {data, out, results, stdout}."""
+    """Every GLUE task's generated set (bert.glue.demo), finetuned once: name → {data, out, results, stdout}."""
     import json
     from concurrent.futures import ThreadPoolExecutor
 
-    from bert.data import glue
-    from bert.data.glue_demo import write_demo
+    from bert.glue import tasks as glue
+    from bert.glue.demo import write_demo
 
     root = write_demo(tmp_path_factory.mktemp("glue"))
     outs = {name: root.parent / "runs" / name for name in glue.TASKS}

@@ -15,15 +15,11 @@ before, then it is left as it was found. The test is skipped only when this mach
 the sandbox (not root, or the packages are missing and there is no apt-get or `apt-get update`
 fails); any other failure, an `apt-get install` that errors included, fails the test.
 """
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-from slurm_sandbox import DEFAULT_DIR, Sandbox, Unavailable  # noqa: E402
+from slurm_sandbox import DEFAULT_DIR, Sandbox, Unavailable  # tools/slurm_sandbox.py (pythonpath in pyproject.toml)
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 

@@ -10,7 +10,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from bert import assets
-from bert.data.sst2_demo import write_demo
+from bert.glue.sst2_demo import write_demo
 from conftest import REPO, kill_after_checkpoint, run_module, run_msrun, tensorboard_scalars
 
 STEPS = 16  # 1 epoch of 256 rows at 16 per step

@@ -14,7 +14,6 @@ import pytest
 from bert import assets
 from bert.data.config import DataConfig
 from bert.data.examples import examples_stage
-from bert.data import mindrecord
 from bert.data.mindrecord import COLUMNS, read_rows, shard_files
 from bert.data.prepare import prepare
 from bert.tokenization import Tokenizer
@@ -154,46 +153,6 @@ def test_phase_two_settings_by_override(tmp_path, chain):
     rows = all_rows(tmp_path)
     assert rows["input_ids"].shape[1] == 512 and rows["masked_lm_positions"].shape[1] == 80
     assert rows["input_mask"].sum(1).max() == 512
-
-
-def test_rows_written_in_bulk_are_the_filewriters_own(tmp_path):
-    from mindspore.mindrecord import FileWriter
-
-    rng = np.random.default_rng(0)
-    widths = {"input_ids": 16, "input_mask": 16, "segment_ids": 16, "masked_lm_positions": 4, "masked_lm_ids": 4,
-              "masked_lm_weights": 4, "next_sentence_labels": 1}
-    batches = [{k: rng.integers(0, 30522, (rows, w)).astype(np.float32 if k == "masked_lm_weights" else np.int32)
-                for k, w in widths.items()} for rows in (5, 1, 7)]
-    (tmp_path / "bulk").mkdir(), (tmp_path / "public").mkdir()  # the header holds the file's name
-    assert mindrecord.write_shard(tmp_path / "bulk" / "x.mindrecord", batches) == 13
-    writer = FileWriter(str(tmp_path / "public" / "x.mindrecord"))  # MindSpore's public way, same settings
-    writer.set_page_size(1 << 20)
-    writer.set_header_size(1 << 20)
-    writer.add_schema(mindrecord.SCHEMA, "bert_pretraining")
-    for columns in batches:
-        writer.write_raw_data([{k: columns[k][i] for k in COLUMNS} for i in range(len(columns["input_ids"]))])
-    writer.commit()
-    for name in ("x.mindrecord", "x.mindrecord.db"):
-        assert (tmp_path / "bulk" / name).read_bytes() == (tmp_path / "public" / name).read_bytes()
-    rows = list(read_rows(tmp_path / "bulk" / "x.mindrecord"))
-    for k in COLUMNS:
-        assert np.array_equal(np.stack([r[k] for r in rows]), np.concatenate([b[k] for b in batches]))
-
-
-def test_shard_written_without_importing_mindspore_reads_back_in_mindspore(tmp_path):
-    script = f"""
-import sys
-import numpy as np
-from bert.data.mindrecord import COLUMNS, write_shard
-columns = {{k: np.full((3, 2), 7, np.float32 if k == "masked_lm_weights" else np.int32) for k in COLUMNS}}
-write_shard({str(tmp_path / "x.mindrecord")!r}, [columns])
-assert "mindspore" not in sys.modules
-import mindspore.dataset as ds
-rows = list(ds.MindDataset({str(tmp_path / "x.mindrecord")!r}, shuffle=False).create_dict_iterator(output_numpy=True))
-assert len(rows) == 3 and all((r["input_ids"] == 7).all() for r in rows)
-"""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
 
 
 def md5s(directory):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bert import assets
-from bert.data.sst2_demo import write_demo
+from bert.glue.sst2_demo import write_demo
 from conftest import REPO, run_module
 
 LABELLED, TRANSFER = 200, 1000

@@ -1,5 +1,5 @@
 """tools/download_glue.py against the local Range-capable HTTP server of tests/test_sst2_tools.py (serving
-zips made of bert.data.glue_demo's files, laid out as GLUE's are), and the generated demo sets themselves."""
+zips made of bert.glue.demo's files, laid out as GLUE's are), and the generated demo sets themselves."""
 import hashlib
 import importlib.util
 import re
@@ -12,7 +12,7 @@ import pytest
 from test_sst2_tools import one_error_line, server  # noqa: F401 (server is a fixture)
 
 from bert import assets
-from bert.data import glue, glue_demo, sst2_demo
+from bert.glue import demo as glue_demo, sst2_demo, tasks as glue
 from bert.tokenization import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def test_demo_writes_every_file_of_the_table_the_same_twice(tmp_path, capsys):
     one, two = tmp_path / "one", tmp_path / "two"
     assert tool.main(["--output", str(one), "--demo"]) == 0 and tool.main(["--output", str(two), "--demo"]) == 0
     assert sorted(p.name for p in one.iterdir()) == sorted(map(glue_demo.folder, glue_demo.ALL))
-    sst2 = sst2_demo.write_demo(tmp_path / "sst2", *glue_demo.SIZES)  # SST-2 is bert.data.sst2_demo's set
+    sst2 = sst2_demo.write_demo(tmp_path / "sst2", *glue_demo.SIZES)  # SST-2 is bert.glue.sst2_demo's set
     assert all((one / "SST-2" / p.name).read_bytes() == p.read_bytes() for p in sst2.iterdir())
     texts = []
     for task in glue_demo.ALL:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bert import assets
-from bert.data.sst2_demo import write_demo
+from bert.glue.sst2_demo import write_demo
 from conftest import REPO, run_module
 
 ACCURACY = re.compile(r"^Accuracy: ([\d.]+)%, Best-Accuracy: ([\d.]+)%, Avg loss: ([\d.]+)$", re.M)

@@ -1,12 +1,13 @@
-"""bert.data.glue's reader, encoder and submission writer on files in GLUE's exact layouts, and
-bert.glue_metrics against scipy and the textbook formulas."""
+"""bert.glue.tasks' reader, encoder and submission writer on files in GLUE's exact layouts, and
+bert.glue.metrics against scipy and the textbook formulas."""
 import numpy as np
 import pytest
 import scipy.stats
 
-from bert import assets, glue_metrics
+from bert import assets
+from bert.glue import metrics as glue_metrics
 from bert.config import ConfigError
-from bert.data import glue
+from bert.glue import tasks as glue
 from bert.data import DataError
 from bert.tokenization import Tokenizer, truncate_pair
 

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from bert.data import glue
-from bert.data.glue_demo import write_demo
+from bert.glue import tasks as glue
+from bert.glue.demo import write_demo
 from conftest import REPO
 from slurm_fixture import job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bert.cluster import sbatch
+from bert.cluster.submit import Plan, Profile, load_profile, submit
 from conftest import REPO
 from slurm_fixture import FINISHED, job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 
@@ -42,7 +44,8 @@ def slurm_env(sandbox):
     ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
                       "--signal=USR2@300", "--time=1440", "export MS_ENABLE_RUNTIME_PROFILER=0",
                       "source tools/ascend_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
-    ("slurm-cpu", ["--nodes=2", "--ntasks-per-node=1", "--partition=debug", "# device: CPU (device_target auto: no GPU or NPU requested)"]),
+    ("slurm-cpu", ["--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--signal=USR2@120", "--requeue",
+                   "# device: CPU (device_target auto: no GPU or NPU requested)"]),
 ])
 def test_dry_run_shows_what_slurm_users_expect(profile, expected, wiki_8k):
     run = jobs_cli("submit_pretrain.py", "--dry-run", "--nodes", "2", "--profile", profile, "--time", "1440",
@@ -68,7 +71,7 @@ def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_
     from bert import assets
 
     run = jobs_cli("submit_pipeline.py", "--cluster", "local", "--name", f"t-local-{os.getpid()}",
-                   "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000", "--distill",
+                   "--log-dir", tmp_path / "jobs", "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000", "--distill",
                    "data.dupe_factor=1", "data.max_seq_length=64", "data.max_predictions_per_seq=10",
                    "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64", "pretrain.max_predictions_per_seq=10",
                    "pretrain.total_steps=4", "pretrain.train_batch_size=8", "finetune.model.name=L2-H128",
@@ -87,16 +90,18 @@ def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_
 # ---------------------------------------------------------------- on the Slurm sandbox
 
 
-def sbatch_to_completion(sandbox, template, *args):
-    """`sbatch slurm/<template>.sbatch args…` from the repository root → its log, once the job
-    completed and printed the seed's accuracy line."""
-    env = {**slurm_env(sandbox), "PYTHON": sys.executable}
-    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"slurm/{template}.sbatch", *map(str, args)],
-                         cwd=REPO, env=env, capture_output=True, text=True)
+def sbatch_to_completion(sandbox, template, logs, *args):
+    """`sbatch slurm/<template>.sbatch args…` from the repository root, job logs in `logs` → its log,
+    once the job completed and printed the seed's accuracy line."""
+    env = {**slurm_env(sandbox), "PYTHON": sys.executable, "LOG_DIR": str(logs)}
+    logs.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--output={logs}/%x-%j.out",
+                          f"slurm/{template}.sbatch", *map(str, args)], cwd=REPO, env=env, capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr
     job_id = run.stdout.strip().split(";")[0]
     fields = wait_job(sandbox, job_id)
-    log = (REPO / "logs" / f"bert-{template.replace('_', '-')}-{job_id}.out").read_text()
+    log = (logs / f"bert-{template.replace('_', '-')}-{job_id}.out").read_text()
     assert fields["JobState"] == "COMPLETED", log[-3000:]
     assert re.search(r"^Accuracy: [\d.]+%, Best-Accuracy: [\d.]+%, Avg loss: [\d.]+$", log, re.M), log[-2000:]
     return log
@@ -104,24 +109,25 @@ def sbatch_to_completion(sandbox, template, *args):
 
 def test_sbatch_finetune_and_distill_templates_print_accuracy_and_write_results(slurm, tmp_path):
     from bert import assets
-    from bert.data.sst2_demo import write_demo
+    from bert.glue.sst2_demo import write_demo
 
     data = write_demo(tmp_path / "sst2", train=200, dev=64, test=16)
     common = [f"vocab={assets.uncased_vocab()}", f"data_dir={data}", "model.name=L2-H128", "epochs=1",
               f"log_dir={tmp_path / 'logs'}", "init=null"]
-    log = sbatch_to_completion(slurm, "finetune_sst2", *common, f"output_dir={tmp_path / 'out'}")
+    log = sbatch_to_completion(slurm, "finetune_sst2", tmp_path / "jobs", *common, f"output_dir={tmp_path / 'out'}")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     best = float(re.findall(r"Best-Accuracy: ([\d.]+)%", log)[-1])
     assert results["best_score"] == pytest.approx(best / 100, abs=5e-4) and results["best_step"] == 200 // 32  # one epoch, evaluated at its end
     assert len((tmp_path / "out" / "SST-2.tsv").read_text().splitlines()) == 16 + 1
     # the distillation template, with the model just finetuned as the teacher
-    sbatch_to_completion(slurm, "distill_sst2", *common, f"teacher={tmp_path / 'out' / 'best'}",
+    sbatch_to_completion(slurm, "distill_sst2", tmp_path / "jobs", *common, f"teacher={tmp_path / 'out' / 'best'}",
                          f"output_dir={tmp_path / 'distilled'}")
     assert (tmp_path / "distilled" / "teacher_logits.npy").is_file()
 
 
 def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):
-    run = jobs_cli("submit_pretrain.py", "--partition", "nosuch", *tiny_pretrain(wiki_8k, tmp_path),
+    run = jobs_cli("submit_pretrain.py", "--partition", "nosuch", "--log-dir", tmp_path / "jobs",
+                   *tiny_pretrain(wiki_8k, tmp_path),
                    env=slurm_env(slurm))
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert "submission failed" in run.stderr and "partition" in run.stderr.lower()
@@ -131,7 +137,7 @@ def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
     from bert import assets
 
     name = f"t-pipe-{os.getpid()}"
-    run = jobs_cli("submit_pipeline.py", "--name", name, "--workdir", tmp_path, "--input", assets.enwiki_sample(),
+    run = jobs_cli("submit_pipeline.py", "--name", name, "--log-dir", tmp_path / "jobs", "--workdir", tmp_path, "--input", assets.enwiki_sample(),
                    "--build-vocab", "4000", "data.dupe_factor=1", "data.max_seq_length=64",
                    "data.max_predictions_per_seq=10", "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64",
                    "pretrain.max_predictions_per_seq=10", "pretrain.total_steps=4", "pretrain.train_batch_size=8",
@@ -151,16 +157,13 @@ def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
 
 
 def test_real_preemption_by_a_higher_priority_partition_resumes_to_the_planned_step(slurm, wiki_8k, tmp_path):
-    sys.path.insert(0, str(REPO / "jobs"))
     os.environ.update(slurm.env)
-    from cluster import Plan, Profile, StageJob, submit
-
     steps = 60
     args = ["--config", str(REPO / "configs" / "pretrain.yaml"), *tiny_pretrain(wiki_8k, tmp_path, steps)]
     name = f"t-preempt-{os.getpid()}"
     plan = Plan("slurm", Profile(partition="debug", time_min=30, cpus_per_task=2, env={"GLOG_v": "3"}), 1, 1,
-                name, REPO / "logs" / name / "submitit", False)
-    job = submit(plan, StageJob("pretrain", args, plan.profile.env))
+                name, tmp_path / "jobs", False)
+    job = submit(plan, plan.job("pretrain", args))
     deadline = time.monotonic() + 300
     while not (tmp_path / "checkpoints" / "step_00000004" / "state.json").exists():
         assert time.monotonic() < deadline and job_fields(slurm, job.job_id)["JobState"] not in FINISHED

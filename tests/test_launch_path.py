@@ -1,4 +1,4 @@
-"""The one launch path (jobs/launch.py) through both doors — the sbatch templates and the submitit
+"""The one launch path (bert.cluster.launch) through both doors — the sbatch templates and the submitit
 launchers — on the two-node Slurm sandbox: the same process group and the same losses, scancel
 obeyed, a killed worker survived by requeue, a worker that keeps dying stopped at the restart
 limit, the data array's bytes; and, without a cluster, the layout read from Slurm's variables."""
@@ -14,9 +14,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import REPO, run_module
+from bert.cluster.launch import Layout, worker_env
 from slurm_fixture import job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
-
-sys.path.insert(0, str(REPO / "jobs"))
 
 STEPS = 12
 STEP_LINE = re.compile(r"^step: (\d+)/\d+, .*?loss: ([\d.]+), masked_lm_loss: ([\d.]+), next_sentence_loss: ([\d.]+)",
@@ -54,21 +53,24 @@ class Job:
         return int(found[launch_count - 1]) if len(found) >= launch_count else None
 
 
-def submit(sandbox, door, name, args, nodes=2, env=None):
-    """`sbatch slurm/pretrain.sbatch args…` or `python jobs/submit_pretrain.py args…`."""
-    env = {**os.environ, **sandbox.env, "PYTHON": sys.executable, **(env or {})}
+def submit(sandbox, door, name, args, logs, nodes=2, env=None):
+    """`sbatch slurm/pretrain.sbatch args…` or `python jobs/submit_pretrain.py args…`, its job logs
+    (and restart records) in `logs`."""
+    env = {**os.environ, **sandbox.env, "PYTHON": sys.executable, "LOG_DIR": str(logs), **(env or {})}
+    logs.mkdir(parents=True, exist_ok=True)  # Slurm writes --output only into a folder that exists
     if door == "sbatch":
         run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--nodes={nodes}", f"--job-name={name}",
-                              "slurm/pretrain.sbatch", *map(str, args)], cwd=REPO, env=env, capture_output=True,
-                             text=True)
+                              f"--output={logs}/%x-%j.out", "slurm/pretrain.sbatch", *map(str, args)], cwd=REPO,
+                             env=env, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         job_id = run.stdout.strip().split(";")[0]
-        return Job(sandbox, door, job_id, lambda: [REPO / "logs" / f"{name}-{job_id}.out"])
+        return Job(sandbox, door, job_id, lambda: [logs / f"{name}-{job_id}.out"])
     run = subprocess.run([sys.executable, "jobs/submit_pretrain.py", "--nodes", str(nodes), "--name", name,
-                          *map(str, args)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                          "--log-dir", str(logs), *map(str, args)], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 0, run.stderr
     job_id = re.search(r"submitted \S+: job (\d+)", run.stdout)[1]
-    folder = REPO / "logs" / name / "submitit"
+    folder = logs / name / "submitit"
     return Job(sandbox, door, job_id, lambda: folder.glob(f"{job_id}_*_log.*"))
 
 
@@ -97,8 +99,8 @@ def final_weights(out):
 def uninterrupted(slurm, wiki_8k, tmp_path_factory):
     """2-node pretraining through both doors at once, and one process with the same global batch."""
     base = tmp_path_factory.mktemp("uninterrupted")
-    jobs = {door: submit(slurm, door, f"t-whole-{door}-{os.getpid()}", pretrain_args(wiki_8k, base / door))
-            for door in ("sbatch", "submitit")}
+    jobs = {door: submit(slurm, door, f"t-whole-{door}-{os.getpid()}", pretrain_args(wiki_8k, base / door),
+                         base / f"{door}-jobs") for door in ("sbatch", "submitit")}
     one = run_module("bert.pretrain", "--config", REPO / "configs" / "pretrain.yaml",
                      *pretrain_args(wiki_8k, base / "one", "train_batch_size=8"))
     assert one.returncode == 0, one.stderr[-3000:]
@@ -136,7 +138,7 @@ def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_loss
                                                                                     door, tmp_path):
     """The other rank is stuck in its all-reduce until MindSpore's heartbeat timeout (MS_NODE_TIMEOUT,
     30 s) or Slurm's KillWait (30 s) ends it: the job leaves its allocation within the issue's 60 s."""
-    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path))
+    job = submit(slurm, door, f"t-kill-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path), tmp_path / "jobs")
     pid = until(job, lambda: job.worker_pid(rank=1))
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
     os.kill(pid, signal.SIGKILL)  # rank 1's worker dies, as with a crash or an OOM kill
@@ -173,7 +175,8 @@ def test_a_killed_worker_requeues_the_job_which_ends_with_the_uninterrupted_loss
 def test_the_time_limit_signal_saves_requeues_and_ends_at_exactly_the_planned_step(slurm, wiki_8k, door, tmp_path):
     steps = 40
     job = submit(slurm, door, f"t-usr2-{door}-{os.getpid()}",
-                 pretrain_args(wiki_8k, tmp_path, f"total_steps={steps}", "train_batch_size=8"), nodes=1)
+                 pretrain_args(wiki_8k, tmp_path, f"total_steps={steps}", "train_batch_size=8"), tmp_path / "jobs",
+                 nodes=1)
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
     # what `#SBATCH --signal=USR2@120` sends to every task 120 s before the time limit
     assert slurm.client("scancel", "--signal=USR2", job.id).returncode == 0
@@ -196,7 +199,8 @@ def test_the_time_limit_signal_saves_requeues_and_ends_at_exactly_the_planned_st
 @pytest.mark.parametrize("door", ["sbatch", "submitit"])
 def test_scancel_saves_and_ends_cancelled_without_a_requeue(slurm, wiki_8k, door, tmp_path):
     job = submit(slurm, door, f"t-cancel-{door}-{os.getpid()}",
-                 pretrain_args(wiki_8k, tmp_path, "total_steps=400", "train_batch_size=8"), nodes=1)
+                 pretrain_args(wiki_8k, tmp_path, "total_steps=400", "train_batch_size=8"), tmp_path / "jobs",
+                 nodes=1)
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
     assert slurm.client("scancel", job.id).returncode == 0
     fields = wait_job(slurm, job.id, requeue_now=False)
@@ -212,12 +216,13 @@ def test_scancel_saves_and_ends_cancelled_without_a_requeue(slurm, wiki_8k, door
 def test_a_worker_that_keeps_dying_stops_at_the_restart_limit(slurm, wiki_8k, door, tmp_path):
     args = pretrain_args(wiki_8k, tmp_path, "total_steps=400", "save_steps=100", "train_batch_size=8")
     if door == "sbatch":
-        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", args, nodes=1, env={"MAX_RESTARTS": "1"})
+        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", args, tmp_path / "jobs", nodes=1,
+                     env={"MAX_RESTARTS": "1"})
     else:  # the profile's max_restarts
         profile = tmp_path / "one-restart.yaml"
-        profile.write_text((REPO / "configs" / "cluster" / "slurm-cpu.yaml").read_text().replace(
-            "max_restarts: 3", "max_restarts: 1"))
-        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", ["--profile", profile, *args], nodes=1)
+        profile.write_text("max_restarts: 1\n")
+        job = submit(slurm, door, f"t-limit-{door}-{os.getpid()}", ["--profile", profile, *args], tmp_path / "jobs",
+                     nodes=1)
     pid = until(job, lambda: job.worker_pid(rank=0))
     until(job, lambda: (tmp_path / "checkpoints" / "step_00000100" / "state.json").is_file())
     os.kill(pid, signal.SIGKILL)
@@ -236,12 +241,14 @@ def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, tmp_pa
     """The template's own two commands: extraction as one task, then the examples as an array."""
     from bert import assets
 
-    env = {**os.environ, **slurm.env, "PYTHON": sys.executable}
+    env = {**os.environ, **slurm.env, "PYTHON": sys.executable, "LOG_DIR": str(tmp_path / "jobs")}
+    (tmp_path / "jobs").mkdir()
     common = ["--vocab", wiki_8k["vocab"], "--output", tmp_path, "shard_bytes=600000", "max_seq_length=64",
               "max_predictions_per_seq=10", "dupe_factor=1"]
 
     def sbatch(*args, stages):
-        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", *map(str, args)], cwd=REPO,
+        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--output={tmp_path}/jobs/%x-%A_%a.out",
+                              *map(str, args)], cwd=REPO,
                              env={**env, "STAGES": stages}, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         return run.stdout.strip().split(";")[0]
@@ -262,8 +269,6 @@ def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, tmp_pa
 
 
 def test_layout_comes_from_slurm_variables_when_submitit_is_absent(monkeypatch):
-    from launch import Layout
-
     for key in [k for k in os.environ if k.startswith(("SLURM_", "SUBMITIT_"))]:
         monkeypatch.delenv(key)
     assert Layout.here().world == 1 and Layout.here().scheduler == "none"
@@ -276,8 +281,6 @@ def test_layout_comes_from_slurm_variables_when_submitit_is_absent(monkeypatch):
 
 
 def test_workers_get_mindspores_group_variables_and_quiet_logs(monkeypatch):
-    from launch import Layout, worker_env
-
     for key in ("GLOG_v", "GLOG_minloglevel", "HCCL_CONNECT_TIMEOUT"):  # importing MindSpore sets HCCL_CONNECT_TIMEOUT
         monkeypatch.delenv(key, raising=False)
     env = worker_env(Layout(rank=1, world=2, local_rank=1, first_host="no-such-node", job_id="77"), "MS_WORKER")

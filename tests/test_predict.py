@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import pearsonr
 from sklearn.metrics import accuracy_score, f1_score
 
-from bert.data import glue
+from bert.glue import tasks as glue
 from conftest import run_module
 
 

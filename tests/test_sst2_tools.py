@@ -13,7 +13,7 @@ import pytest
 from test_download_wiki import RangeHandler
 
 from bert import assets
-from bert.data import sst2_demo
+from bert.glue import sst2_demo
 from bert.tokenization import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import pytest
 
 from bert.config import BertConfig
 from bert.model import BertForPreTraining
-from bert.optim import WarmupPolynomialDecayLR, build_optimizer, no_decay
+from bert.train.optim import WarmupPolynomialDecayLR, build_optimizer, no_decay
 from bert.train.config import OptimConfig
 from bert.train.loss import PretrainingLoss
 from bert.train.step import TrainStep, make_loss_scaler
@@ -88,7 +88,7 @@ def test_a_scaled_step_equals_an_unscaled_one():
 
 
 def test_clip_by_global_norm_scales_all_gradients_together():
-    from bert.optim import clip_by_global_norm, global_norm
+    from bert.train.optim import clip_by_global_norm, global_norm
 
     grads = (ms.Tensor(np.full((3, 4), 2.0, np.float32)), ms.Tensor(np.full(5, -1.0, np.float32)))
     norm = global_norm(grads)

@@ -19,11 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bert.data.examples import text_shards  # noqa: E402
-from bert.data import DataError  # noqa: E402
-from bert.data.vocab import write_vocab  # noqa: E402
+from bert.data.examples import text_shards
+from bert.data import DataError
+from bert.data.vocab import write_vocab
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ becomes diagnostic/diagnostic.tsv. Each is fetched into DIR (DIR/MNLI.zip, resum
 .part file) with tools/download_wiki.py's downloader and checked against its --sha256. Only when
 every download of the run is complete and checked is anything unpacked: each zip into a temporary
 folder (members with absolute paths or '..' are refused), then every file of the task and its header
-line (CoLA's headerless train/dev: the width of its first line) is checked against bert.data.glue's
+line (CoLA's headerless train/dev: the width of its first line) is checked against bert.glue.tasks'
 table, and only then is the folder renamed to DIR/<TASK>, replacing what was there. A folder with
 its final name is always complete.
 
@@ -23,7 +23,7 @@ msr_paraphrase_test.txt=HEX, mrpc_dev_ids.tsv=HEX.
   python tools/download_glue.py --output data/glue --tasks all --no-verify
   python tools/download_glue.py --output data/glue --demo    # generated stand-ins, no network
 
---demo writes bert.data.glue_demo's generated sets (each folder marked by DEMO.txt; not GLUE)
+--demo writes bert.glue.demo's generated sets (each folder marked by DEMO.txt; not GLUE)
 instead. Prints the output folder on stdout; progress and warnings go to stderr.
 """
 from __future__ import annotations
@@ -38,13 +38,10 @@ import zipfile
 from pathlib import Path, PureWindowsPath
 from typing import Callable
 
-TOOLS = Path(__file__).resolve().parent
-sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]  # the bert package; download_wiki (tools/ is not a package)
+import download_wiki as dw  # tools/download_wiki.py: this script's folder is on sys.path
 
-import download_wiki as dw  # noqa: E402
-
-from bert.atomic import atomic_directory  # noqa: E402
-from bert.data import glue, glue_demo  # noqa: E402
+from bert.atomic import atomic_directory
+from bert.glue import demo as glue_demo, tasks as glue
 
 DEFAULT_BASE_URL = "https://dl.fbaipublicfiles.com"
 ZIPS = {"CoLA": "glue/data/CoLA.zip", "SST-2": "glue/data/SST-2.zip", "QQP": "glue/data/QQP-clean.zip",
@@ -55,7 +52,7 @@ MRPC_FILES = {MRPC_TRAIN: f"senteval/senteval_data/{MRPC_TRAIN}", MRPC_TEST: f"s
               MRPC_DEV_IDS: f"glue/data/{MRPC_DEV_IDS}"}
 AX = glue_demo.AX
 AX_FILE = "glue/data/AX.tsv"
-ALL = glue_demo.ALL  # the nine tasks of bert.data.glue.TASKS, then AX
+ALL = glue_demo.ALL  # the nine tasks of bert.glue.tasks.TASKS, then AX
 
 
 class GlueError(ValueError):
@@ -272,7 +269,7 @@ def install(task: str, files: dict[str, Path], root: Path) -> Path:
 
 
 def write_demo(root: Path, tasks: list[str]) -> None:
-    """GLUE root + task names → each task's folder replaced, atomically, by bert.data.glue_demo's set."""
+    """GLUE root + task names → each task's folder replaced, atomically, by bert.glue.demo's set."""
     for task in tasks:
         with atomic_directory(root / glue_demo.folder(task)) as tmp:
             glue_demo.write_task(tmp, task)
@@ -295,7 +292,7 @@ def main(argv=None) -> int:
                         help=f"server to download from instead of {DEFAULT_BASE_URL} (same paths below it: "
                              "glue/data/…, senteval/senteval_data/…)")
     parser.add_argument("--demo", action="store_true",
-                        help="write the generated demo sets instead (bert.data.glue_demo; no network, not GLUE)")
+                        help="write the generated demo sets instead (bert.glue.demo; no network, not GLUE)")
     dw.add_network_arguments(parser)
     args = parser.parse_args(argv)
     try:

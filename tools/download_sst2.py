@@ -13,7 +13,7 @@ checked it (the download is reused), or pass --no-verify.
   python tools/download_sst2.py --output data/SST-2 --sha256 <64 hex digits>
   python tools/download_sst2.py --output data/SST-2 --demo   # generated stand-in, no network
 
---demo writes bert.data.sst2_demo's generated set (marked by DEMO.txt; not SST-2) instead. Prints
+--demo writes bert.glue.sst2_demo's generated set (marked by DEMO.txt; not SST-2) instead. Prints
 the output folder on stdout; progress and warnings go to stderr.
 
 This is tools/download_glue.py's code for one task, with a folder and a URL of your choosing;
@@ -26,14 +26,11 @@ import re
 import sys
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]  # the bert package; download_glue (tools/ is not a package)
+import download_glue as dg  # tools/: this script's folder is on sys.path
+import download_wiki as dw
 
-import download_glue as dg  # noqa: E402
-import download_wiki as dw  # noqa: E402
-
-from bert.atomic import atomic_directory  # noqa: E402
-from bert.data.sst2_demo import write_demo  # noqa: E402
+from bert.atomic import atomic_directory
+from bert.glue.sst2_demo import write_demo
 
 DEFAULT_URL = dg.downloads("SST-2")["SST-2"]
 
@@ -47,7 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the zip (64 hex digits)")
     parser.add_argument("--no-verify", action="store_true", help="unpack without checking a SHA-256")
     parser.add_argument("--demo", action="store_true",
-                        help="write the generated demo set instead (bert.data.sst2_demo; no network, not SST-2)")
+                        help="write the generated demo set instead (bert.glue.sst2_demo; no network, not SST-2)")
     dw.add_network_arguments(parser)
     args = parser.parse_args(argv)
     if args.demo and (args.url or args.sha256 or args.no_verify):

@@ -27,14 +27,12 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bert.data import DataError  # noqa: E402
-from bert.data.mindrecord import COLUMNS, SUFFIX, read_rows, shard_files  # noqa: E402
-from bert.data.shards import MANIFEST  # noqa: E402
-from bert.tokenization import Tokenizer, VocabError  # noqa: E402
+from bert.data import DataError
+from bert.data.mindrecord import COLUMNS, SUFFIX, read_rows, shard_files
+from bert.data.shards import MANIFEST
+from bert.tokenization import Tokenizer, VocabError
 
 HEADER = (f"{'file':<28} {'rows':>7} {'mean_len':>8} {'full':>6} {'masked/row':>10} {'masked_frac':>11} "
           f"{'[MASK]':>6} {'random':>6} {'original':>8} {'nsp_random':>10} {'MiB':>8}")

@@ -1,5 +1,5 @@
 """Data: the pretraining stages (enwiki dump → extracted docs → sentence text shards → MindRecord
-MLM+NSP examples) and GLUE's task files (bert.data.glue)."""
+MLM+NSP examples). GLUE's task files are bert.glue's."""
 
 
 class DataError(ValueError):

@@ -16,8 +16,10 @@ from bert.config import ConfigError
 from bert.data import shards
 from bert.data.config import DataConfig, load_data_config
 from bert.data import DataError
-from bert.data.mindrecord import COLUMNS, SUFFIX, write_shard
+from bert.data.mindrecord import COLUMNS, SUFFIX
+from bert.data.mindrecord_writer import check_version, write_shard
 from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard_seed
+from bert.data.sentences import add_shard_arguments
 from bert.tokenization import Tokenizer, VocabError, file_sha256
 
 WRITE_BATCH = 2048
@@ -102,6 +104,7 @@ def examples_stage(text_dir, vocab_file, output_dir, cfg: DataConfig, workers=1,
                    num_shards=1) -> list[Path]:
     """Write this task's MindRecord shards (complete ones skipped); returns every shard's path."""
     vocab_file, output_dir = Path(vocab_file), Path(output_dir)
+    check_version()  # fail early on a MindSpore whose writer was not tested
     tokenizer, _ = load_vocab(vocab_file, cfg.do_lower_case)  # fail early on a bad vocab
     sources = text_shards(Path(text_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -116,8 +119,6 @@ def examples_stage(text_dir, vocab_file, output_dir, cfg: DataConfig, workers=1,
 
 
 def main(argv=None) -> int:
-    from bert.data.sentences import add_shard_arguments
-
     parser = argparse.ArgumentParser(prog="python -m bert.data.examples", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="a text shard or a folder of *.txt shards")

@@ -1,100 +1,24 @@
-"""MindRecord files of pretraining examples: the schema, an atomic shard writer, and readers
-that always name their columns (MindRecord's default order is alphabetical)."""
+"""MindRecord files of pretraining examples: the schema, and readers that always name their
+columns (MindRecord's default order is alphabetical). Shards are written by
+bert.data.mindrecord_writer.
+
+The data stages import this module and stay light: MindSpore's reader is imported where it is used.
+"""
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from bert.atomic import temporary_sibling
+from bert.data.shards import is_complete
 
 COLUMNS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
            "masked_lm_weights", "next_sentence_labels")
 SCHEMA = {name: {"type": "float32" if name == "masked_lm_weights" else "int32", "shape": [-1]}
           for name in COLUMNS}
 SUFFIX = ".mindrecord"
-
-
-def mindrecord_binding():
-    """MindSpore's C++ MindRecord module, `mindspore._c_mindrecord`.
-
-    Loaded by itself while MindSpore is not imported: `import mindspore.mindrecord` imports the
-    whole framework first (~3 CPU-s and ~400 MB per process, most of a small shard's cost), the
-    extension alone ~20 ms and ~10 MB. It is registered under its own name, so a later
-    `import mindspore` uses this same module.
-    """
-    name = "mindspore._c_mindrecord"
-    if name not in sys.modules:
-        package = importlib.util.find_spec("mindspore")
-        spec = importlib.machinery.PathFinder.find_spec(name, package.submodule_search_locations)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]]) -> int:
-    """Write batches of columns (one row per instance) into `path` (+ its `.db` index); returns
-    the row count.
-
-    The steps of MindSpore's FileWriter (schema, header and page size, rows, commit, index), on
-    its C++ writer (`mindrecord_binding`); rows go in bulk, merged in numpy (`row_blobs`).
-    FileWriter.write_raw_data would spend ~0.2 ms of Python per row. Same file, byte for byte.
-    MindRecord ties the index to the file's name, so the pair is written under its final name in
-    a temporary folder and moved into place only when committed.
-    """
-    ms = mindrecord_binding()
-    path = Path(path)
-    tmp_dir = temporary_sibling(path)
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
-    tmp = str((tmp_dir / path.name).resolve())
-    header = ms.ShardHeader()
-    header.add_schema(ms.Schema.build("bert_pretraining", SCHEMA))
-    fields = header.get_meta()[0].get_schema_content()["blob_fields"]
-    writer = ms.ShardWriter()
-    rows = 0
-    try:
-        check(writer.set_page_size(1 << 20), "set the page size")  # the 32 MB default pads small shards
-        check(writer.set_header_size(1 << 20), "set the header size")  # 16 MB default; 1 MB: ~5000 pages
-        check(writer.open([tmp], False, True), f"open {tmp}")
-        check(writer.set_shard_header(header), "set the header")
-        for columns in batches:
-            blobs = row_blobs(columns, fields)
-            if blobs:
-                check(writer.write_raw_data({}, blobs, True, False), f"write {len(blobs)} rows")
-            rows += len(blobs)
-        check(writer.commit(), "commit")
-        index = ms.ShardIndexGenerator(tmp, False)
-        check(index.build(), "build the index")
-        check(index.write_to_db(), "write the index")
-        for name in (path.name, path.name + ".db"):
-            os.replace(tmp_dir / name, path.parent / name)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    return rows
-
-
-def check(status, what: str) -> None:
-    if status != mindrecord_binding().SUCCESS:
-        raise RuntimeError(f"MindRecord failed to {what}")
-
-
-def row_blobs(columns: dict[str, np.ndarray], fields: list[str]) -> list[bytes]:
-    """One blob per row in the layout of MindSpore's ShardWriter._merge_blob: per field, its byte
-    length as 8 big-endian bytes, then its bytes."""
-    count = len(columns[COLUMNS[0]])
-    merged = []
-    for field in fields:
-        data = np.ascontiguousarray(columns[field], SCHEMA[field]["type"]).reshape(count, -1).view(np.uint8)
-        merged += [np.tile(np.frombuffer(data.shape[1].to_bytes(8, "big"), np.uint8), (count, 1)), data]
-    return [row.tobytes() for row in np.concatenate(merged, axis=1)] if count else []
 
 
 def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> Iterable[dict[str, np.ndarray]]:
@@ -111,6 +35,4 @@ def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> It
 
 def shard_files(directory: str | os.PathLike) -> list[Path]:
     """The complete MindRecord shards of an examples folder, sorted."""
-    from bert.data.shards import is_complete
-
     return sorted(p for p in Path(directory).glob(f"*{SUFFIX}") if is_complete(p))

@@ -11,6 +11,7 @@ sentences and examples stages; the extract stage must then have run before, as o
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -88,8 +89,6 @@ def main(argv=None) -> int:
         return 2
     manifest = examples / MANIFEST
     if manifest.is_file():
-        import json
-
         totals = json.loads(manifest.read_text())["totals"]
         print(f"prepared {totals.get('instances', 0)} instances from {totals.get('documents', 0)} documents "
               f"({totals.get('tokens', 0)} tokens) into {examples} in {time.time() - start:.1f} s")

@@ -10,6 +10,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable
 
+from tqdm import tqdm
+
 from bert.atomic import write_text_atomic
 
 MANIFEST = "manifest.json"
@@ -50,8 +52,6 @@ def read_stats(output: Path) -> dict:
 
 def run_parallel(fn: Callable, jobs: Iterable[tuple], workers: int, desc: str) -> list:
     """Run fn(*job) for each job, in `workers` spawned processes (1: in this process), with tqdm."""
-    from tqdm import tqdm
-
     jobs = list(jobs)
     bar = dict(total=len(jobs), desc=desc, unit="shard", file=sys.stderr, disable=None)
     if workers <= 1 or len(jobs) <= 1:

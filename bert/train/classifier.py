@@ -1,98 +1,30 @@
-"""What bert.finetune and bert.distill share: a GLUE task's folder read and tokenized (`TaskData`),
-and the `Classification` task of the training loop — a BertForSequenceClassification (a score for
-STS-B) evaluated on the dev set(s) by GLUE's metrics, the best checkpoint kept by the task's
+"""What bert.finetune and bert.distill share: the `Classification` task of the training loop — a
+BertForSequenceClassification (a score for STS-B) evaluated on the dev set(s) by GLUE's metrics, the best checkpoint kept by the task's
 score (`best/`, with the task's name and labels in task.json), `results.json` and GLUE's
 submission files at the end (`<Task>.tsv`; for MNLI also `AX.tsv` when the diagnostic is found).
 The two stages differ in their training columns and loss net."""
+# MindSpore (and bert.model) is imported inside the functions that use it: bert.finetune, bert.distill
+# and bert.predict import this module and report bad input before MindSpore loads.
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from bert.atomic import write_text_atomic
-from bert.model_dir import VOCAB_FILE, save_model_dir
-from bert.config import BertConfig, ConfigError
-from bert.data import glue
-from bert.glue_metrics import format_metrics, task_metrics, task_score
-from bert.tokenization import Tokenizer
+from bert.config import BertConfig
+from bert.convert import load_pretrained
+from bert.flops import classifier_step_flops
+from bert.glue import tasks as glue
+from bert.glue.dataset import TaskData
+from bert.glue.metrics import format_metrics, task_metrics, task_score
+from bert.model_dir import assign_state, read_model_dir, save_model_dir
+from bert.train.checkpoints import resolve_init
 from bert.train.loop import Run, Task
 
 PERCENT = ("accuracy", "f1")  # metrics printed as percentages; the correlations as 3 decimals
 TASK_FILE = "task.json"  # in best/: the task and its label names, for predicting with the model
-
-
-def find_vocab(cfg) -> Path:
-    """`vocab`, else the vocab.txt in or next to `init`."""
-    if cfg.vocab:
-        return Path(cfg.vocab)
-    if cfg.init:
-        for candidate in (Path(cfg.init) / VOCAB_FILE, Path(cfg.init).parent / VOCAB_FILE):
-            if candidate.is_file():
-                return candidate
-    raise ConfigError("vocab is not set and no vocab.txt lies next to init: pass vocab=PATH")
-
-
-def diagnostic_file(cfg) -> Path | None:
-    """AX for an MNLI run: `diagnostic`, else GLUE's diagnostic/diagnostic.tsv next to the MNLI folder."""
-    if cfg.diagnostic:
-        return Path(cfg.diagnostic)
-    default = Path(cfg.data_dir).parent / glue.DIAGNOSTIC_DIR / glue.DIAGNOSTIC.file
-    return default if cfg.task == "MNLI" and default.is_file() else None
-
-
-@dataclasses.dataclass
-class TaskData:
-    """A GLUE task's splits, tokenized: column name → array (labels on train/dev, index on test)."""
-
-    task: glue.GlueTask
-    vocab: Path
-    tokenizer: Tokenizer
-    train: dict[str, np.ndarray]
-    dev: dict[str, dict[str, np.ndarray]]  # dev set name → columns
-    test: dict[str, dict[str, np.ndarray]]  # submission stem → columns (the test files present)
-    dataset: str  # "MRPC", or "generated demo set (not MRPC)"
-    skipped: int  # malformed lines skipped (QQP)
-
-    @classmethod
-    def load(cls, cfg, bert_config: BertConfig) -> "TaskData":
-        """Check the vocab against the model, read and tokenize every split; errors name file and line."""
-        from bert.train.checkpoints import resolve_init
-
-        task = glue.load_task(cfg.task)
-        if cfg.init:
-            resolve_init(Path(cfg.init))  # a missing init is named as such, not blamed on the vocab
-        vocab = find_vocab(cfg)
-        tokenizer = Tokenizer(vocab)
-        if tokenizer.vocab_size != bert_config.vocab_size:
-            raise ConfigError(f"vocab {vocab} has {tokenizer.vocab_size} tokens, the model vocab_size "
-                              f"{bert_config.vocab_size}")
-        data_dir, skipped = Path(cfg.data_dir), 0
-
-        def read(layout: glue.Layout, path: Path) -> dict[str, np.ndarray]:
-            nonlocal skipped
-            examples = glue.read_examples(task, layout, path)
-            skipped += examples.skipped
-            return glue.encode(tokenizer, examples, cfg.max_length)
-
-        train = read(task.train, data_dir / task.train.file)
-        dev = {name: read(layout, data_dir / layout.file) for name, layout in task.dev.items()}
-        tests = [(stem, layout, data_dir / layout.file) for stem, layout in task.test.items()]
-        if cfg.diagnostic and task.name != "MNLI":
-            raise ConfigError(f"diagnostic is for MNLI (AX is predicted by the MNLI model), not {task.name}")
-        if diagnostic_file(cfg) is not None:
-            tests.append((glue.DIAGNOSTIC_STEM, glue.DIAGNOSTIC, diagnostic_file(cfg)))
-        test = {stem: read(layout, path) for stem, layout, path in tests
-                if path.is_file() or stem == glue.DIAGNOSTIC_STEM}
-        dataset = f"generated demo set (not {task.name})" if glue.is_demo(data_dir) else task.name
-        return cls(task, vocab, tokenizer, train, dev, test, dataset, skipped)
-
-    def describe(self) -> str:
-        dev = ", ".join(f"{len(c['labels'])} {name}" for name, c in self.dev.items())
-        skipped = f", {self.skipped} malformed lines skipped" if self.skipped else ""
-        return f"{self.dataset} ({len(self.train['labels'])} train, {dev}{skipped})"
 
 
 def outputs_of(forward, model, columns: dict[str, np.ndarray], batch_size: int) -> np.ndarray:
@@ -137,9 +69,7 @@ class Classification(Task):
     def __init__(self, cfg, run: Run, data: TaskData, bert_config: BertConfig):
         import mindspore as ms
 
-        from bert.convert import load_pretrained
         from bert.model import BertForSequenceClassification
-        from bert.train.checkpoints import resolve_init
 
         self.cfg, self.run, self.data, self.task = cfg, run, data, data.task
         self.bert_config = bert_config
@@ -154,8 +84,6 @@ class Classification(Task):
 
     def step_flops(self, global_batch):
         """The model's FLOPs (a live distillation teacher's forward is not counted)."""
-        from bert.flops import classifier_step_flops
-
         return classifier_step_flops(self.bert_config, self.cfg.max_length, self.task.num_labels, global_batch)
 
     def log_fields(self, step, avg):
@@ -207,8 +135,6 @@ class Classification(Task):
 
     def finish(self, step, run):
         """results.json, and GLUE submission files predicted with the best weights (the last ones if none was kept)."""
-        from bert.model_dir import assign_state, read_model_dir
-
         cfg, task, output = self.cfg, self.task, run.output
         best_dir = output / "best"
         if best_dir.is_dir():

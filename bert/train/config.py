@@ -10,6 +10,8 @@ from pathlib import Path
 from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrides, read_mapping
 from bert.device import CHOICES as DEVICES
 from bert.device_settings import HALF, JIT_LEVELS, MEMORY_SIZE, check_precision
+from bert.glue.tasks import load_task
+from bert.tokenization import read_vocab
 
 PRECISIONS = ("fp32", *HALF)
 DROPOUT_MASKS = ("auto", "host", "device")  # bert.dropout.DropoutInputs
@@ -123,8 +125,6 @@ class RunConfig:
         base = BertConfig.from_file(self.model_config).to_dict() if self.model_config else {}
         model = {k: v for k, v in self.model.items() if v is not None}
         if self.vocab:
-            from bert.tokenization import read_vocab
-
             model["vocab_size"] = len(read_vocab(self.vocab))
         try:
             return BertConfig.from_dict(merge(base, model))
@@ -174,7 +174,7 @@ class PretrainConfig(RunConfig):
 class FinetuneConfig(RunConfig):
     """GLUE finetuning; defaults follow Google's compact-model recipe (4 epochs, 10 % warmup)."""
 
-    task: str = "SST-2"  # a GLUE task: CoLA SST-2 MRPC STS-B QQP MNLI QNLI RTE WNLI (bert.data.glue)
+    task: str = "SST-2"  # a GLUE task: CoLA SST-2 MRPC STS-B QQP MNLI QNLI RTE WNLI (bert.glue.tasks)
     data_dir: str = "data/SST-2"  # the task's folder as GLUE distributes it (seed's --dataset_path)
     diagnostic: str | None = None  # MNLI only: AX's diagnostic.tsv; default <data_dir>/../diagnostic/diagnostic.tsv
     output_dir: str = "outputs/finetune/sst2"
@@ -189,8 +189,6 @@ class FinetuneConfig(RunConfig):
         return self.max_length
 
     def validate(self) -> None:
-        from bert.data.glue import load_task
-
         super().validate()
         load_task(self.task)
         _at_least_one(self, "eval_batch_size")

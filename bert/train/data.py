@@ -1,6 +1,8 @@
 """Training feeds: MindRecord shards (pretraining) or in-memory columns (a tokenized task set) in,
 per-rank micro-batches of named columns out, in an order fixed by seed + epoch, resumable at any
 step (the cursor is just the step)."""
+# MindSpore (and bert.dropout, which imports it) is imported inside the functions that use it: the
+# stages import this module and check their data before MindSpore loads.
 from __future__ import annotations
 
 import json

@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 
 import mindspore as ms
+from mindspore import ops
+from mindspore.communication import get_group_size, get_rank, init
+
+from bert.device import device_index, resolve
+from bert.device_settings import apply
 
 
 def launched_distributed() -> bool:
@@ -19,9 +24,6 @@ def setup(cfg) -> tuple[int, int]:
     switch on MindSpore's deterministic kernels and collectives if asked (before joining, as its
     docs require), and join the group if launched as several workers → (rank, world). Bad device
     → DeviceError before any work."""
-    from bert.device import device_index, resolve
-    from bert.device_settings import apply
-
     device, why = resolve(cfg.device_target)
     if device == "CPU":
         ms.set_device(device)
@@ -33,8 +35,6 @@ def setup(cfg) -> tuple[int, int]:
         ms.set_deterministic(True)
     if not launched_distributed():
         return 0, 1
-    from mindspore.communication import get_group_size, get_rank, init
-
     init()
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=False,
@@ -46,6 +46,4 @@ def all_reduce_sum(values: list[float], world: int) -> list[float]:
     """Sum each value over all ranks (one small collective)."""
     if world == 1 or not values:
         return list(values)
-    from mindspore import ops
-
     return [float(v) for v in ops.AllReduce()(ms.Tensor(values, ms.float32)).asnumpy()]

@@ -10,6 +10,8 @@ weights, optimizer and loss-scale state, the step (the data cursor and dropout m
 it), the open log window and the task's state (e.g. the best dev score). SIGUSR2/SIGTERM on any
 rank: every rank saves at the same step and leaves (exit 0; requeueing is the launcher's call).
 """
+# MindSpore (and bert.train.distributed, bert.dropout, bert.train.step, which import it) is imported
+# inside the functions that use it: the stage modules import this one and report bad input before it loads.
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +19,11 @@ import time
 from pathlib import Path
 
 from bert.config import BertConfig
-from bert.train.checkpoints import CheckpointManager
+from bert.device import device_name
+from bert.flops import peak_tflops
+from bert.model_dir import check_config_match
+from bert.train.checkpoints import CheckpointManager, check_writable, weights_only
+from bert.train.metrics import MetricsLogger
 
 
 @dataclasses.dataclass
@@ -36,9 +42,7 @@ def open_run(cfg, bert_config: BertConfig) -> Run:
     one found there is this model's (before any heavy work), seed MindSpore."""
     import mindspore as ms
 
-    from bert.model_dir import check_config_match
     from bert.train import distributed
-    from bert.train.checkpoints import check_writable, weights_only
 
     rank, world = distributed.setup(cfg)
     checkpoints = CheckpointManager(Path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints)
@@ -101,11 +105,8 @@ class Task:
 
 def train(cfg, task: Task, run: Run, stop) -> int:
     """Train `task` to cfg's last step, or until a stop request; returns the exit code."""
-    from bert.device import device_name
     from bert.dropout import DropoutInputs
-    from bert.flops import peak_tflops
     from bert.train.distributed import all_reduce_sum
-    from bert.train.metrics import MetricsLogger
     from bert.train.step import make_train_step
 
     feed = task.feed

@@ -6,6 +6,8 @@ plus whatever the evaluations report.
 At a checkpoint `drain()` puts every event on disk and hands back the steps not logged yet (the
 open window), which the checkpoint keeps: a resumed run purges what the lost run logged after the
 checkpoint and logs the same steps with the same values, so TensorBoard holds each step once."""
+# tensorboardX is imported where the writer opens (rank 0 only): the stages import this module through
+# bert.train.loop and check their input before anything heavy loads.
 from __future__ import annotations
 
 import json

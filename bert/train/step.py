@@ -8,7 +8,7 @@ import mindspore as ms
 from mindspore import Parameter, ParameterTuple, amp, nn, ops
 
 from bert.device_settings import mixed_precision
-from bert.optim import build_optimizer, clip_by_global_norm, global_norm
+from bert.train.optim import build_optimizer, clip_by_global_norm, global_norm
 
 
 def make_loss_scaler(kind: str, value: float):

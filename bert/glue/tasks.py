@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bert.tokenization import Tokenizer
 
 
-DEMO_MARKER = "DEMO.txt"  # in a task folder: its files were generated (bert.data.glue_demo), not GLUE's
+DEMO_MARKER = "DEMO.txt"  # in a task folder: its files were generated (bert.glue.demo), not GLUE's
 
 
 def is_demo(data_dir: Path) -> bool:

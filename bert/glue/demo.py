@@ -1,5 +1,5 @@
 """Sizes + seed in, generated stand-ins for every GLUE task out: root/<TASK>/ in that task's exact
-file layout (bert.data.glue's table: every file, header, column) and root/diagnostic/diagnostic.tsv.
+file layout (bert.glue.tasks' table: every file, header, column) and root/diagnostic/diagnostic.tsv.
 
 These are NOT the GLUE tasks (those need a download, see tools/download_glue.py): the sentences
 come from a few English templates per task, worded like the task (questions for QNLI and QQP,
@@ -9,7 +9,7 @@ label follows from cue words a small model finds quickly:
   CoLA   1: a past-tense sentence (active, passive, or reported: "Sue said that Mary liked the
          cake."); 0: the same kind of sentence with an untensed verb ("Mary like the cake.",
          "Mary liking the cake.", "The cake was eat by Mary.") or with its words scrambled.
-  SST-2  bert.data.sst2_demo's set: the polarity of its adjectives.
+  SST-2  bert.glue.sst2_demo's set: the polarity of its adjectives.
   MRPC   sentence 1 reports a rise ("rose 9 percent"); 1: sentence 2 reports the same rise in other
          words ("increased", "grew", "up"); 0: it reports a fall ("fell", "down").
   STS-B  the score is how many of sentence 1's five key words (adjective, subject, verb, object,
@@ -29,7 +29,7 @@ label follows from cue words a small model finds quickly:
          the first-mentioned person or thing, and the adjective decides whether "it"/"he" meant it.
 
 Accuracy on them says nothing about GLUE; they exist to try the GLUE chain offline. Every folder
-gets a DEMO.txt (bert.data.glue.DEMO_MARKER) written before its data files, saying so. Every word
+gets a DEMO.txt (bert.glue.tasks.DEMO_MARKER) written before its data files, saying so. Every word
 is a whole word of Google's uncased vocab. Same arguments, same bytes; each file is written under
 a temporary name, then renamed (bert.atomic.write_text_atomic).
 """
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Callable
 
 from bert.atomic import write_text_atomic
-from bert.data import glue, sst2_demo
+from bert.glue import sst2_demo, tasks as glue
 
 AX = glue.DIAGNOSTIC_STEM  # the diagnostic's name in `tasks`; its folder is glue.DIAGNOSTIC_DIR
 ALL = (*glue.TASKS, AX)
@@ -452,7 +452,7 @@ def _ids(rng: random.Random, rows: list[Example], task: str, unlabelled: bool) -
 
 
 def write_task(directory: str | os.PathLike, task: str, sizes: tuple[int, int, int] = SIZES, seed: int = 0) -> Path:
-    """Folder + task name (a key of bert.data.glue.TASKS, or AX) + (train, dev, test) sizes + seed → the
+    """Folder + task name (a key of bert.glue.tasks.TASKS, or AX) + (train, dev, test) sizes + seed → the
     folder holding DEMO.txt and every file of the task in its GLUE layout.
 
     Dev sizes hold for each dev set (MNLI: matched and mismatched), test sizes for each test file and
@@ -467,7 +467,7 @@ def write_task(directory: str | os.PathLike, task: str, sizes: tuple[int, int, i
         return sst2_demo.write_demo(directory, train, dev, test, seed)
     if task not in GENERATORS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(ALL)}")
-    rng = random.Random(f"bert.data.glue_demo {task} {seed}")
+    rng = random.Random(f"bert.data.glue_demo {task} {seed}")  # its first name: same seed, same sets
     layouts = files(task)
     labels = ("0", "1", "2", "3", "4", "5") if task == "STS-B" else (
         glue.NLI3 if task == AX else glue.TASKS[task].labels)
@@ -478,7 +478,7 @@ def write_task(directory: str | os.PathLike, task: str, sizes: tuple[int, int, i
     write_text_atomic(directory / glue.DEMO_MARKER,
                       f"generated demo set, not {name}: "
                       + ", ".join(f"{n} {stem}" for stem, n in counts.items())
-                      + f" examples from templates (bert.data.glue_demo, seed {seed}); {HOW[task]}. "
+                      + f" examples from templates (bert.glue.demo, seed {seed}); {HOW[task]}. "
                         f"Scores on it say nothing about {name}.\n")
     seen: set[tuple[str, str | None]] = set()
     for stem, layout in layouts.items():

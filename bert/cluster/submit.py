@@ -1,5 +1,9 @@
 """Submission machinery shared by the jobs/submit_*.py launchers: cluster profiles
-(configs/cluster/*.yaml) + command-line flags in, submitit executors and requeue-safe jobs out."""
+(configs/cluster/*.yaml) + command-line flags in, submitit executors and requeue-safe jobs out.
+Paths are relative to the working directory, the repository root; a job runs where it was submitted.
+
+This module runs in the launchers, light processes: it never imports MindSpore.
+"""
 from __future__ import annotations
 
 import argparse
@@ -14,15 +18,15 @@ from pathlib import Path
 import submitit
 import yaml
 
-from launch import DISTRIBUTED, REPO, Launch, stage_config
+from bert.cluster import sbatch
+from bert.cluster.launch import DISTRIBUTED, LOG_DIR, MAX_RESTARTS, Launch, stage_config
+from bert.config import ConfigError
+from bert.glue import tasks as glue
+from bert.model_dir import CheckpointError
+from bert.train.checkpoints import resolve_init
+from bert.train.data import DataFeedError, resolve_files
 
-sys.path.insert(0, str(REPO))  # the submit scripts also use the bert package (config parsing, grid)
-# Jobs unpickle StageJob from this module: the job's python (which inherits this environment on
-# Slurm and locally) must find jobs/ and the repository.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(Path(__file__).resolve().parent), str(REPO), os.environ.get("PYTHONPATH")) if p)
-
-PROFILES = REPO / "configs" / "cluster"
+PROFILES = Path("configs") / "cluster"
 CLUSTERS = ("slurm", "local", "debug")
 
 
@@ -32,20 +36,23 @@ class SubmitError(Exception):
 
 @dataclasses.dataclass
 class Profile:
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    time_min: int = 60
-    devices_per_node: int = 1
-    cpus_per_task: int | None = None
-    mem_gb: int | None = None
-    gpus_per_node: int | None = None
-    gres: str | None = None
-    setup: list = dataclasses.field(default_factory=list)
-    env: dict = dataclasses.field(default_factory=dict)
-    extra_sbatch: dict = dataclasses.field(default_factory=dict)
-    signal_delay_s: int = 120
-    max_restarts: int = 3  # requeues after a worker failure, per job (jobs/launch.py)
+    """A cluster's sbatch options and job environment (configs/cluster/NAME.yaml holds what differs
+    from these defaults); slurm/*.sbatch's #SBATCH headers are slurm-cpu's (tests/test_jobs.py)."""
+
+    partition: str | None = None  # Slurm partition; None: the cluster's default partition
+    account: str | None = None  # --account to charge
+    qos: str | None = None  # --qos
+    time_min: int = 1440  # time limit per job, minutes; a job stopped by it saves and requeues itself
+    devices_per_node: int = 1  # Slurm tasks per node: one per GPU/NPU, or CPU workers
+    cpus_per_task: int | None = 1  # --cpus-per-task; None: Slurm's default
+    mem_gb: int | None = None  # --mem per node, GB; None: Slurm's default
+    gpus_per_node: int | None = None  # --gpus-per-node (NVIDIA nodes)
+    gres: str | None = None  # --gres, e.g. npu:8 (Ascend nodes)
+    setup: list = dataclasses.field(default_factory=list)  # shell lines run before the job, e.g. "source ~/venvs/bert/bin/activate"
+    env: dict = dataclasses.field(default_factory=dict)  # exported to the job; MindSpore logs are off (GLOG_v=3) unless set here
+    extra_sbatch: dict = dataclasses.field(default_factory=dict)  # any other #SBATCH option, e.g. {constraint: skylake}
+    signal_delay_s: int = 120  # SIGUSR2 this long before the time limit: save, then requeue
+    max_restarts: int = MAX_RESTARTS  # requeues per job after a worker failure (bert.cluster.launch)
 
     def device(self) -> tuple[str, str]:
         """(device, why): what device_target=auto will find on these nodes — what the profile asks for."""
@@ -59,6 +66,8 @@ class Profile:
 def load_profile(name: str) -> Profile:
     path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILES / f"{name}.yaml"
     if not path.is_file():
+        if not PROFILES.is_dir():
+            raise SubmitError(f"no {PROFILES} here: submit from the repository root")
         known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
         raise SubmitError(f"unknown cluster profile {name!r} (profiles: {known})")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -77,7 +86,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | 
     parser.add_argument("--devices-per-node", type=int, help="tasks (devices) per node (default: the profile's)")
     parser.add_argument("--partition", help="Slurm partition (default: the profile's)")
     parser.add_argument("--time", type=int, help="time limit in minutes (default: the profile's)")
-    parser.add_argument("--name", help="job name and logs/<name>/ folder (default: the stage)")
+    parser.add_argument("--name", help="job name and <log dir>/<name>/ folder (default: the stage)")
+    parser.add_argument("--log-dir", default=LOG_DIR,
+                        help=f"the jobs' logs: <log dir>/<name>/submitit, <log dir>/restarts (default {LOG_DIR})")
     parser.add_argument("--dry-run", action="store_true", help="print the sbatch script and command; submit nothing")
     if default_config is not None:
         parser.add_argument("--config", default=default_config, help=f"stage config (default {default_config})")
@@ -93,8 +104,12 @@ class Plan:
     nodes: int
     devices_per_node: int
     name: str
-    folder: Path
+    log_dir: Path  # job logs and restart records
     dry_run: bool
+    folder: Path | None = None  # submitit's (scripts, output, pickled tasks); default <log_dir>/<name>/submitit
+
+    def __post_init__(self):
+        self.folder = self.folder or self.log_dir / self.name / "submitit"
 
     @classmethod
     def from_args(cls, args, stage: str) -> "Plan":
@@ -111,11 +126,11 @@ class Plan:
         if args.cluster != "slurm" and args.nodes > 1:
             raise SubmitError(f"--nodes {args.nodes} needs --cluster slurm (the {args.cluster} executor is one machine)")
         name = args.name or stage
-        return cls(args.cluster, profile, args.nodes, devices, name, REPO / "logs" / name / "submitit", args.dry_run)
+        return cls(args.cluster, profile, args.nodes, devices, name, Path(args.log_dir).absolute(), args.dry_run)
 
     def job(self, stage: str, args: list[str]) -> "StageJob":
         """A task of `stage` with this plan's environment and restart limit."""
-        return StageJob(stage, args, self.profile.env, self.profile.max_restarts)
+        return StageJob(stage, args, self.profile.env, self.profile.max_restarts, self.log_dir)
 
     def slurm_parameters(self, tasks_per_node: int | None = None, dependency: str | None = None) -> dict:
         """sbatch options in submitit.SlurmExecutor's naming."""
@@ -151,12 +166,15 @@ class StageJob:
     """One task of a stage under submitit: the launch path of the sbatch templates, nothing else —
     layout, device, signals, requeue and restarts are all jobs/launch.py's."""
 
-    def __init__(self, stage: str, args: list[str], env: dict | None = None, max_restarts: int = 3):
+    def __init__(self, stage: str, args: list[str], env: dict | None = None, max_restarts: int = MAX_RESTARTS,
+                 log_dir: Path = Path(LOG_DIR)):
         self.stage, self.args, self.env, self.max_restarts = stage, list(args), dict(env or {}), max_restarts
+        self.log_dir, self.workdir = Path(log_dir).absolute(), Path.cwd()
 
     def __call__(self) -> int:
         os.environ.update({k: str(v) for k, v in self.env.items()})
-        launch = Launch(self.stage, self.args, self.max_restarts)
+        os.chdir(self.workdir)  # where it was submitted, as sbatch does
+        launch = Launch(self.stage, self.args, self.max_restarts, self.log_dir)
         code = launch.run()
         if launch.requeued:
             sys.exit(code)  # no result file: the requeued job runs this again (as submitit's own requeue does)
@@ -173,11 +191,6 @@ def stage_args(args, extra: list[str] = ()) -> list[str]:
 
 def preflight(stage: str, args: list[str]) -> None:
     """Catch a bad config or missing input here, in one line, rather than in a queued job."""
-    from bert.model_dir import CheckpointError
-    from bert.config import ConfigError
-    from bert.train.checkpoints import resolve_init
-    from bert.train.data import DataFeedError, resolve_files
-
     if stage not in DISTRIBUTED:
         return
     try:
@@ -185,8 +198,6 @@ def preflight(stage: str, args: list[str]) -> None:
         if stage == "pretrain":
             resolve_files(cfg.data)
         else:
-            from bert.data import glue
-
             task = glue.load_task(cfg.task)
             for layout in (task.train, *task.dev.values()):
                 if not (Path(cfg.data_dir) / layout.file).is_file():
@@ -254,22 +265,19 @@ def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None
 def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=None, array=None,
                   max_parallel=None) -> None:
     """The sbatch script submitit would write (its own template), and the command each task runs."""
-    from submitit.slurm.slurm import _make_sbatch_string
-
     command = Launch(job.stage, job.args).command()
     print(f"# {plan.cluster} job {plan.name!r}: {plan.nodes} node(s) x {tasks_per_node or plan.devices_per_node} "
-          f"task(s); each task runs jobs/launch.py {job.stage}, i.e. {shlex.join(command[1:])}")
+          f"task(s); each task runs bert.cluster.launch {job.stage}, i.e. {shlex.join(command[1:])}")
     if job.stage in DISTRIBUTED:
         requested = stage_config(job.stage, job.args).device_target
         device, why = plan.profile.device() if requested == "auto" else (requested, "as configured")
         print(f"# device: {device} (device_target {requested}: {why}); "
               f"up to {job.max_restarts} requeues after a worker failure")
     if plan.cluster == "slurm":
-        submit_command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(plan.folder))}"
         params = plan.slurm_parameters(tasks_per_node, dependency)
         if max_parallel:
             params["array_parallelism"] = max_parallel
-        print(_make_sbatch_string(command=submit_command, folder=plan.folder, map_count=array, **params))
+        print(sbatch.script(plan.folder, params, array))
     print(shlex.join(command))
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from bert.data.glue import GlueTask
+    from bert.glue.tasks import GlueTask
 
 
 def _pair(pred, gold) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ Score is GLUE's average of the nine task scores (a two-metric task counts their 
 mean of -m and -mm; AX is not in it), over the tasks present. A cell without results.json (failed,
 cancelled, still running) is named in every table, never dropped.
 
-    python -m bert.grid summarize outputs/glue
+    python -m bert.glue.grid summarize outputs/glue
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ import zipfile
 from pathlib import Path
 
 from bert.atomic import write_text_atomic
-from bert.data import glue
+from bert.config import BertConfig
+from bert.glue import tasks as glue
 
 BATCH_SIZES = (8, 16, 32, 64, 128)  # Google's compact-model README
 LEARNING_RATES = (3e-4, 1e-4, 5e-5, 3e-5)
@@ -165,8 +166,6 @@ def submission_zip(root: Path, best: dict[str, dict]) -> Path:
 
 def model_name(cells: list[dict]) -> str:
     """L4-H256 (from a finished cell's best/bert_config.json), or "model" when none finished."""
-    from bert.config import BertConfig
-
     for c in cells:
         best = c["results"] and c["results"].get("best_checkpoint")
         if best and (Path(best) / "bert_config.json").is_file():
@@ -190,7 +189,7 @@ def summarize(root: str | Path) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.grid", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bert.glue.grid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("summarize", help="write the tables and the submission zip of a grid folder").add_argument(

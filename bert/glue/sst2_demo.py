@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from bert.atomic import write_text_atomic
-from bert.data.glue import DEMO_MARKER, TASKS
+from bert.glue.tasks import DEMO_MARKER, TASKS
 
 POSITIVE = ("wonderful", "moving", "brilliant", "charming", "delightful", "superb", "excellent", "beautiful",
             "great", "clever", "funny", "touching", "engaging", "gripping", "stunning", "powerful", "fresh",
@@ -59,7 +59,7 @@ def sentence(rng: random.Random, words: tuple[str, ...]) -> str:
 
 
 def _header(split: str) -> tuple[str, ...]:
-    """GLUE SST-2's header of `split` (bert.data.glue's table)."""
+    """GLUE SST-2's header of `split` (bert.glue.tasks' table)."""
     task = TASKS["SST-2"]
     return (task.test["SST-2"] if split == "test" else task.train).header
 
@@ -92,7 +92,7 @@ def write_demo(directory: str | os.PathLike, train: int = 800, dev: int = 200, t
     # the marker goes first: a folder cut short by a crash must never pass for real SST-2
     write_text_atomic(directory / DEMO_MARKER,
                       f"generated demo set, not SST-2: {train}/{dev}/{test} train/dev/test sentences from "
-                      f"templates (bert.data.sst2_demo, seed {seed}); each label follows from its "
+                      f"templates (bert.glue.sst2_demo, seed {seed}); each label follows from its "
                       f"{len(POSITIVE)} positive / {len(NEGATIVE)} negative words, so scores on it say "
                       f"nothing about SST-2.\n")
     for split, split_labels in labels.items():

@@ -1,6 +1,7 @@
 """The one launch path: a stage name + its `key=value` arguments in, this task's MindSpore
-process(es) out — the same code under submitit (jobs/submit_*.py → cluster.StageJob) and under the
-sbatch templates (slurm/*.sbatch → `srun python jobs/launch.py`).
+process(es) out — the same code under submitit (jobs/submit_*.py → bert.cluster.submit.StageJob)
+and under the sbatch templates (slurm/*.sbatch → `srun python -m bert.cluster.launch`). Paths are
+relative to the working directory: the repository root, where the job was submitted.
 
 Layout. Slurm runs one task per device. A task's place in the job (global rank, world size, local
 rank, first host) comes from submitit's JobEnvironment inside a submitit job, else from Slurm's own
@@ -19,10 +20,12 @@ Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`,
   that sends only SIGTERM is requeued by Slurm itself, PreemptMode=REQUEUE).
 - A worker that dies (killed, crashed; when a whole node dies the other ranks' workers fail
   within MS_NODE_TIMEOUT): the first task to see it requeues the job, at most --max-restarts
-  times per job (counted in logs/restarts/<job id>.json); after that the job fails with one line
-  saying why. Exit code 2 (bad input, already reported in one line) is never retried.
+  times per job (counted in <log dir>/restarts/<job id>.json); after that the job fails with one
+  line saying why. Exit code 2 (bad input, already reported in one line) is never retried.
 
-    srun --ntasks-per-node=N python jobs/launch.py [--max-restarts 3] pretrain --config configs/pretrain.yaml key=value …
+    srun --ntasks-per-node=N python -m bert.cluster.launch [--max-restarts 3] pretrain --config configs/pretrain.yaml key=value …
+
+This module runs in light processes (a Slurm task waiting on its worker): it never imports MindSpore.
 """
 from __future__ import annotations
 
@@ -39,13 +42,18 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # stage configs and checkpoints are read from the bert package
-from bert.device_settings import WORKER_ENV  # noqa: E402
+import submitit
+from submitit.slurm.slurm import SlurmJobEnvironment
+
+from bert.device_settings import WORKER_ENV
+from bert.train.checkpoints import STATE_FILE, CheckpointManager
+from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
+
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
-          "distill": "bert.distill", "grid-summary": "bert.grid"}
-DISTRIBUTED = ("pretrain", "finetune", "distill")
-RESTARTS = REPO / "logs" / "restarts"
+          "distill": "bert.distill", "grid-summary": "bert.glue.grid"}
+DISTRIBUTED = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}  # stage → its config
+MAX_RESTARTS = 3  # requeues per job after a worker failure, like torchrun's --max-restarts
+LOG_DIR = "logs"  # job logs, and restarts/<job id>.json
 BAD_INPUT = 2  # the stages' exit code for input they refused in one line: retrying cannot help
 
 
@@ -63,9 +71,6 @@ class Layout:
     @classmethod
     def here(cls) -> "Layout":
         """From submitit inside a submitit job, from Slurm's variables inside a plain srun task."""
-        import submitit
-        from submitit.slurm.slurm import SlurmJobEnvironment
-
         try:
             env = submitit.JobEnvironment()
         except RuntimeError:  # not a submitit job
@@ -92,7 +97,7 @@ def scheduler_port(job_id: str) -> int:
 
 
 def worker_env(layout: Layout, role: str | None) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = dict(os.environ)
     # MindSpore's own INFO/WARNING lines stay out of job logs unless asked for; glog's minloglevel
     # also drops the INFO lines its C++ side flushes at exit whatever GLOG_v says.
     env.setdefault("GLOG_v", "3")
@@ -113,8 +118,6 @@ def describe_exit(code: int) -> str:
 
 def resume_step(stage: str, args: list[str]) -> int | None:
     """The step the stage would resume from (its output_dir's latest checkpoint), if any."""
-    from bert.train.checkpoints import STATE_FILE, CheckpointManager
-
     try:
         latest = CheckpointManager(Path(stage_config(stage, args).output_dir) / "checkpoints").latest()
         return json.loads((latest / STATE_FILE).read_text())["step"] if latest else 0
@@ -124,19 +127,20 @@ def resume_step(stage: str, args: list[str]) -> int | None:
 
 def stage_config(stage: str, args: list[str]):
     """The run config a training stage will use (its --config file + key=value overrides)."""
-    from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
-
     config = args[args.index("--config") + 1] if "--config" in args else None
     overrides = [a for a in args if "=" in a and not a.startswith("-")]
-    cls = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}[stage]
-    return load_config(cls, config, overrides)
+    return load_config(DISTRIBUTED[stage], config, overrides)
+
+
+def restarts_file(log_dir: Path, job_id: str) -> Path:
+    return Path(log_dir) / "restarts" / f"{job_id}.json"
 
 
 @contextlib.contextmanager
-def restart_record(job_id: str):
+def restart_record(log_dir: Path, job_id: str):
     """This job's failure restarts (a list, kept across requeues), locked against the other tasks."""
-    RESTARTS.mkdir(parents=True, exist_ok=True)
-    path = RESTARTS / f"{job_id}.json"
+    path = restarts_file(log_dir, job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
@@ -150,12 +154,12 @@ def restart_record(job_id: str):
 class Launch:
     """Start this task's processes for `stage`, wait for them, and decide what the job does next."""
 
-    def __init__(self, stage: str, args: list[str], max_restarts: int = 3):
+    def __init__(self, stage: str, args: list[str], max_restarts: int = MAX_RESTARTS, log_dir: str = LOG_DIR):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
         if max_restarts < 0:
             raise ValueError(f"--max-restarts must be >= 0, got {max_restarts}")
-        self.stage, self.args, self.max_restarts = stage, list(args), max_restarts
+        self.stage, self.args, self.max_restarts, self.log_dir = stage, list(args), max_restarts, Path(log_dir)
         self.processes: list[subprocess.Popen] = []
         self.stop_signal: int | None = None  # SIGUSR2 if one came (requeue), else SIGTERM (stop), else None
         self.requeued = False
@@ -166,14 +170,14 @@ class Launch:
     def run(self) -> int:
         layout = Layout.here()
         if layout.scheduler == "slurm" and layout.rank == 0 and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
-            (RESTARTS / f"{layout.job_id}.json").unlink(missing_ok=True)  # an older job's, if ids were reused
+            restarts_file(self.log_dir, layout.job_id).unlink(missing_ok=True)  # an older job's, if ids were reused
         for sig in (signal.SIGUSR2, signal.SIGTERM):  # replaces submitit's handlers in a submitit job
             signal.signal(sig, self._on_signal)
         distributed = self.stage in DISTRIBUTED and layout.world > 1
         if distributed and layout.rank == 0:
-            self.processes.append(subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_SCHED"),
+            self.processes.append(subprocess.Popen(self.command(), env=worker_env(layout, "MS_SCHED"),
                                                    stdout=subprocess.DEVNULL))
-        worker = subprocess.Popen(self.command(), cwd=REPO, env=worker_env(layout, "MS_WORKER" if distributed else None))
+        worker = subprocess.Popen(self.command(), env=worker_env(layout, "MS_WORKER" if distributed else None))
         self.processes.append(worker)
         node = os.environ.get("SLURMD_NODENAME", socket.gethostname())
         print(f"launch: {self.stage} task {layout.rank}/{layout.world} on {node}, job {layout.job_id or '-'}"
@@ -191,9 +195,9 @@ class Launch:
                 process.send_signal(signum)
 
     def _restart_note(self, layout: Layout) -> str:
-        if layout.scheduler != "slurm" or not (RESTARTS / f"{layout.job_id}.json").is_file():
+        if layout.scheduler != "slurm" or not restarts_file(self.log_dir, layout.job_id).is_file():
             return ""
-        with restart_record(layout.job_id) as failures:
+        with restart_record(self.log_dir, layout.job_id) as failures:
             last = failures[-1] if failures else None
         return (f", restart {len(failures)} of at most {self.max_restarts} after rank {last['rank']}'s worker "
                 f"{last['cause']}" if last else "")
@@ -220,7 +224,7 @@ class Launch:
     def _restart_after_failure(self, code: int, layout: Layout) -> int:
         restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
         step = resume_step(self.stage, self.args) if self.stage in DISTRIBUTED else None
-        with restart_record(layout.job_id) as failures:
+        with restart_record(self.log_dir, layout.job_id) as failures:
             if any(f["restart"] == restart for f in failures):
                 return code  # another task of this run already saw a failure and acted on it
             failures.append({"restart": restart, "rank": layout.rank, "cause": describe_exit(code),
@@ -252,15 +256,16 @@ class Launch:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="jobs/launch.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bert.cluster.launch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-restarts", type=int, default=3,
-                        help="requeues of this job after a worker failure (default 3, like torchrun)")
+    parser.add_argument("--max-restarts", type=int, default=MAX_RESTARTS,
+                        help=f"requeues of this job after a worker failure (default {MAX_RESTARTS}, like torchrun)")
+    parser.add_argument("--log-dir", default=LOG_DIR, help=f"the job's logs: restarts/<job id>.json (default {LOG_DIR})")
     parser.add_argument("stage", help=f"one of {', '.join(STAGES)}")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the stage's own arguments")
     options = parser.parse_args(argv)
     try:
-        launch = Launch(options.stage, options.args, options.max_restarts)
+        launch = Launch(options.stage, options.args, options.max_restarts, options.log_dir)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
