@@ -89,10 +89,6 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    @property
-    def special_ids(self) -> frozenset[int]:
-        return frozenset((self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id))
-
     def tokenize(self, text: str) -> list[str]:
         return self._wordpiece.encode(text, add_special_tokens=False).tokens
 

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
             raise SubmitError(f"unknown task {unknown[0] if unknown else args.tasks!r} (tasks: {', '.join(glue.TASKS)})")
         if args.max_parallel is not None and args.max_parallel < 1:
             raise SubmitError(f"--max-parallel must be at least 1, got {args.max_parallel}")
-        base = stage_args(args, [f"init={args.init}", *model_args(args.init)])
+        base = stage_args(args, [f"init={args.init}", *model_args(args.init)], stage="finetune")
         try:
             cfg = stage_config("finetune", base)
         except ConfigError as exc:

@@ -16,7 +16,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from bert.cluster.submit import Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_hint
+from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_args,
+                                 tensorboard_hint)
 from bert.glue.sst2_demo import write_demo
 
 STAGE_PREFIXES = ("data.", "pretrain.", "finetune.", "distill.")
@@ -60,16 +61,18 @@ def main(argv=None) -> int:
                 "--vocab", str(vocab), "--output", str(work / "data"), "--build-vocab", str(args.build_vocab),
                 *stages["data"]]
         jobs = [("data", plan.job("prepare", data), 1)]
-        pretrain = ["--config", "configs/pretrain.yaml", f"data={work / 'data' / 'examples'}", f"vocab={vocab}",
-                    f"output_dir={work / 'pretrain'}", f"run_name={plan.name}-pretrain", *stages["pretrain"]]
-        finetune = ["--config", "configs/finetune_sst2.yaml", f"init={work / 'pretrain' / 'checkpoints'}",
-                    f"vocab={vocab}", f"data_dir={sst2}", f"output_dir={work / 'finetune'}",
-                    f"run_name={plan.name}-finetune", *stages["finetune"]]
+        pretrain = ["--config", "configs/pretrain.yaml", *tensorboard_args(args, "pretrain"),
+                    f"data={work / 'data' / 'examples'}", f"vocab={vocab}", f"output_dir={work / 'pretrain'}",
+                    f"run_name={plan.name}-pretrain", *stages["pretrain"]]
+        finetune = ["--config", "configs/finetune_sst2.yaml", *tensorboard_args(args, "finetune"),
+                    f"init={work / 'pretrain' / 'checkpoints'}", f"vocab={vocab}", f"data_dir={sst2}",
+                    f"output_dir={work / 'finetune'}", f"run_name={plan.name}-finetune", *stages["finetune"]]
         jobs += [("pretrain", plan.job("pretrain", pretrain), None),
                  ("finetune", plan.job("finetune", finetune), None)]
         if args.distill:
-            distill = ["--config", "configs/distill_sst2.yaml", f"teacher={work / 'finetune' / 'best'}",
-                       f"init={work / 'pretrain' / 'checkpoints'}", f"vocab={vocab}", f"data_dir={sst2}",
+            distill = ["--config", "configs/distill_sst2.yaml", *tensorboard_args(args, "distill"),
+                       f"teacher={work / 'finetune' / 'best'}", f"init={work / 'pretrain' / 'checkpoints'}",
+                       f"vocab={vocab}", f"data_dir={sst2}",
                        f"output_dir={work / 'distill'}", f"run_name={plan.name}-distill", *stages["distill"]]
             jobs.append(("distill", plan.job("distill", distill), None))
         previous = None

@@ -1,4 +1,6 @@
-"""Shared test fixtures: quiet MindSpore, fixture paths, small vocab files."""
+"""Shared test fixtures: quiet MindSpore, fixture paths, small vocab files; the test tiers
+(markers in pyproject.toml: `slurm` for tests on the sandbox, `slow` for training and whole stages);
+and a guard that the suite writes nothing into the repository's logs/ or outputs/."""
 import os
 from pathlib import Path
 
@@ -7,6 +9,28 @@ import pytest
 
 os.environ.setdefault("GLOG_v", "3")
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+SLOW_FIXTURES = {"wiki_8k", "pretrained_8k", "glue_runs"}  # each prepares data or trains: a minute or more
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the Slurm sandbox is `slurm`; one built on a slow fixture is `slow`."""
+    for item in items:
+        if "slurm" in item.fixturenames:
+            item.add_marker(pytest.mark.slurm)
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_left_clean():
+    """Tests write job logs and outputs under their temporary folders only."""
+    def entries():
+        return {p for folder in ("logs", "outputs") if (REPO / folder).is_dir() for p in (REPO / folder).iterdir()}
+
+    before = entries()
+    yield
+    assert entries() <= before, f"the tests wrote into the repository: {sorted(map(str, entries() - before))}"
 
 
 def load_fixture(name: str) -> dict:
@@ -19,16 +43,12 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 def run_module(module: str, *args, timeout: int = 600, **kwargs):
     """`python -m module args…` with this venv's python on PATH (msrun starts workers as `python`)."""
     import subprocess
     import sys
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env, **kwargs)
 
@@ -85,8 +105,7 @@ def kill_after_checkpoint(argv: list, checkpoint: Path, timeout: float = 300):
     import sys
     import time
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen([sys.executable, *map(str, argv)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
@@ -105,8 +124,7 @@ def run_msrun(module: str, *args, log_dir: Path, workers: int = 2, timeout: int 
     import subprocess
     import sys
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     port = 20000 + os.getpid() % 20000
     run = subprocess.run([str(Path(sys.executable).parent / "msrun"), f"--worker_num={workers}",
                           f"--local_worker_num={workers}", f"--master_port={port}", "--join=True",

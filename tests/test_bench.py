@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
 
 
 def test_pretrain_step_bench_runs_each_dropout(tmp_path):

@@ -13,6 +13,8 @@ from bert import assets
 from bert.glue.sst2_demo import write_demo
 from conftest import REPO, kill_after_checkpoint, run_module, run_msrun, tensorboard_scalars
 
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
+
 STEPS = 16  # 1 epoch of 256 rows at 16 per step
 STAGES = {"finetune": "finetune_sst2.yaml", "distill": "distill_sst2.yaml"}
 

@@ -10,6 +10,8 @@ from bert.config import BertConfig
 from bert.flops import pretraining_step_flops
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
+
 TINY = ["--models", "L2-H128", "--steps", "2", "--warmup", "3", "--seq", "64", "--batch", "4",
         "--max-predictions", "10", "--vocab", "2000"]
 

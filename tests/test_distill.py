@@ -14,6 +14,8 @@ from bert import assets
 from bert.glue.sst2_demo import write_demo
 from conftest import REPO, run_module
 
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
+
 LABELLED, TRANSFER = 200, 1000
 # Dropout off, as the thresholds were measured (see test_finetune.py); with dropout: test_classifier_repeats.py.
 COMMON = ["init=null", f"vocab={assets.uncased_vocab()}", "log_interval=1000", "model.hidden_dropout_prob=0",

@@ -3,7 +3,6 @@ the generated set: accuracy from scratch (finetuning a real imported checkpoint 
 tests/test_distill.py), outputs (results.json, best checkpoint, SST-2.tsv, TensorBoard), resume
 after SIGUSR2, bad input."""
 import json
-import os
 import re
 import signal
 import subprocess
@@ -15,6 +14,8 @@ import pytest
 from bert import assets
 from bert.glue.sst2_demo import write_demo
 from conftest import REPO, run_module
+
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
 
 ACCURACY = re.compile(r"^Accuracy: ([\d.]+)%, Best-Accuracy: ([\d.]+)%, Avg loss: ([\d.]+)$", re.M)
 MINILM = ["model.name=null", "model.hidden_size=384", "model.num_hidden_layers=6", "model.num_attention_heads=12",
@@ -69,10 +70,9 @@ def test_outputs_best_checkpoint_predictions_and_tensorboard(scratch, glue_runs)
 
 
 def test_sigusr2_then_restart_continues_to_the_planned_end(sst2, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "bert.finetune",
                              *map(str, args_for(sst2, tmp_path, "epochs=2", "save_steps=5"))],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not (tmp_path / "checkpoints" / "step_00000005" / "state.json").exists():
         assert proc.poll() is None and time.time() < deadline

@@ -16,6 +16,8 @@ from bert.glue.demo import write_demo
 from conftest import REPO
 from slurm_fixture import job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
+
 SIZES = (64, 32, 12)  # train, dev, test rows of each generated task
 
 
@@ -25,8 +27,8 @@ def submit_glue(*args, env=None):
 
 
 def common(pretrained, root, out, tmp_path):
-    return ["--init", pretrained["checkpoints"], "--glue-dir", root, "--output", out, f"vocab={pretrained['vocab']}",
-            "epochs=2", "max_length=64", f"log_dir={tmp_path / 'logs'}"]
+    return ["--log-dir", tmp_path / "logs", "--init", pretrained["checkpoints"], "--glue-dir", root, "--output", out,
+            f"vocab={pretrained['vocab']}", "epochs=2", "max_length=64"]
 
 
 def check_table(out, cells_of_task):

@@ -56,6 +56,33 @@ def test_dry_run_shows_what_slurm_users_expect(profile, expected, wiki_8k):
     assert "srun --unbuffered" in run.stdout and "submitit.core._submit" in run.stdout
 
 
+def sbatch_options(text: str) -> dict[str, str | None]:
+    """`#SBATCH --key=value` lines → {key: value} (None for a bare flag); --time in minutes."""
+    options = {}
+    for line in text.splitlines():
+        if line.startswith("#SBATCH --"):
+            key, _, value = line.removeprefix("#SBATCH --").partition("=")
+            options[key] = value or None
+    if options.get("time", "").count(":") == 2:
+        hours, minutes, seconds = map(int, options["time"].split(":"))
+        options["time"] = str(hours * 60 + minutes + (seconds > 0))
+    return options
+
+
+@pytest.mark.parametrize("template", sorted(p.stem for p in (REPO / "slurm").glob("*.sbatch")))
+def test_the_templates_headers_are_what_the_submitit_door_writes_for_the_cpu_profile(template, monkeypatch):
+    """One profile, two doors: each #SBATCH option the launchers take from configs/cluster/slurm-cpu.yaml
+    (time, tasks and CPUs, the signal, requeue, partition, account, …) is the template's too."""
+    monkeypatch.chdir(REPO)
+    plan = Plan("slurm", load_profile("slurm-cpu"), 1, 1, template, Path("/jobs/logs"), True)
+    submitit_side = sbatch_options(sbatch.script(plan.folder, plan.slurm_parameters()))
+    ours = sbatch_options((REPO / "slurm" / f"{template}.sbatch").read_text())
+    per_job = {"job-name", "output", "error", "open-mode", "nodes", "wckey", "array"}  # each job's own
+    expected = {k: v for k, v in submitit_side.items() if k not in per_job}
+    assert {k: ours.get(k, "absent") for k in expected} == expected
+    assert set(ours) - per_job <= set(expected), "an option the profile does not have"
+
+
 @pytest.mark.parametrize("args, problem", [
     (["--profile", "nosuch"], "unknown cluster profile 'nosuch'"),
     (["--nodes", "0"], "--nodes must be at least 1"),
@@ -71,7 +98,7 @@ def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_
     from bert import assets
 
     run = jobs_cli("submit_pipeline.py", "--cluster", "local", "--name", f"t-local-{os.getpid()}",
-                   "--log-dir", tmp_path / "jobs", "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000", "--distill",
+                   "--log-dir", tmp_path / "logs", "--workdir", tmp_path, "--input", assets.enwiki_sample(), "--build-vocab", "4000", "--distill",
                    "data.dupe_factor=1", "data.max_seq_length=64", "data.max_predictions_per_seq=10",
                    "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64", "pretrain.max_predictions_per_seq=10",
                    "pretrain.total_steps=4", "pretrain.train_batch_size=8", "finetune.model.name=L2-H128",
@@ -137,7 +164,7 @@ def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):
     from bert import assets
 
     name = f"t-pipe-{os.getpid()}"
-    run = jobs_cli("submit_pipeline.py", "--name", name, "--log-dir", tmp_path / "jobs", "--workdir", tmp_path, "--input", assets.enwiki_sample(),
+    run = jobs_cli("submit_pipeline.py", "--name", name, "--log-dir", tmp_path / "logs", "--workdir", tmp_path, "--input", assets.enwiki_sample(),
                    "--build-vocab", "4000", "data.dupe_factor=1", "data.max_seq_length=64",
                    "data.max_predictions_per_seq=10", "pretrain.model.name=L2-H128", "pretrain.max_seq_length=64",
                    "pretrain.max_predictions_per_seq=10", "pretrain.total_steps=4", "pretrain.train_batch_size=8",

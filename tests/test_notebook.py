@@ -9,6 +9,8 @@ from nbclient import NotebookClient
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
+
 
 def test_the_notebook_runs_and_agrees_with_its_run(tmp_path, monkeypatch):
     monkeypatch.setenv("NOTEBOOK_WORK", str(tmp_path))

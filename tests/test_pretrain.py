@@ -3,7 +3,6 @@ configured: learning, the same run from the same command, exact resume after kil
 (losses, weights and TensorBoard), data parallelism and accumulation that change nothing,
 checkpoint hygiene, and bad input."""
 import contextlib
-import os
 import re
 import shutil
 import signal
@@ -16,6 +15,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import REPO, kill_after_checkpoint, run_module, run_msrun, tensorboard_scalars
+
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
 
 STEP_LINE = re.compile(r"^step: (\d+)/\d+, .*?loss: ([\d.]+), masked_lm_loss: ([\d.]+), next_sentence_loss: ([\d.]+)")
 STEPS = 8
@@ -51,9 +52,8 @@ def baseline(wiki_8k, tmp_path_factory):
 
 
 def start(wiki, out, *extra):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "bert.pretrain", *map(str, args_for(wiki, out, *extra))],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(path, proc, timeout=300):

@@ -2,6 +2,7 @@
 tokenizer + model reproduce Hugging Face's token ids and hidden states for it."""
 import mindspore as ms
 import numpy as np
+import pytest
 
 from bert import assets
 from bert.config import BertConfig
@@ -9,6 +10,8 @@ from bert.convert import load_hf_weights
 from bert.model import BertModel
 from bert.tokenization import Tokenizer
 from conftest import load_fixture
+
+pytestmark = pytest.mark.slow  # trains models or runs whole stages (make test only)
 
 
 def encode_like_fixture(ref):

@@ -87,8 +87,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | 
     parser.add_argument("--partition", help="Slurm partition (default: the profile's)")
     parser.add_argument("--time", type=int, help="time limit in minutes (default: the profile's)")
     parser.add_argument("--name", help="job name and <log dir>/<name>/ folder (default: the stage)")
-    parser.add_argument("--log-dir", default=LOG_DIR,
-                        help=f"the jobs' logs: <log dir>/<name>/submitit, <log dir>/restarts (default {LOG_DIR})")
+    parser.add_argument("--log-dir", help=f"every log of the submission: <log dir>/<name>/submitit, <log dir>/restarts "
+                                           f"and the stages' TensorBoard (their log_dir=); default {LOG_DIR}")
     parser.add_argument("--dry-run", action="store_true", help="print the sbatch script and command; submit nothing")
     if default_config is not None:
         parser.add_argument("--config", default=default_config, help=f"stage config (default {default_config})")
@@ -126,7 +126,8 @@ class Plan:
         if args.cluster != "slurm" and args.nodes > 1:
             raise SubmitError(f"--nodes {args.nodes} needs --cluster slurm (the {args.cluster} executor is one machine)")
         name = args.name or stage
-        return cls(args.cluster, profile, args.nodes, devices, name, Path(args.log_dir).absolute(), args.dry_run)
+        return cls(args.cluster, profile, args.nodes, devices, name, Path(args.log_dir or LOG_DIR).absolute(),
+                   args.dry_run)
 
     def job(self, stage: str, args: list[str]) -> "StageJob":
         """A task of `stage` with this plan's environment and restart limit."""
@@ -183,10 +184,16 @@ class StageJob:
         return code
 
 
-def stage_args(args, extra: list[str] = ()) -> list[str]:
-    """The stage's CLI arguments: its config, then the user's overrides (last wins)."""
+def stage_args(args, extra: list[str] = (), stage: str | None = None) -> list[str]:
+    """The stage's CLI arguments: its config, the TensorBoard folder of --log-dir (a training
+    stage's), then the user's overrides (last wins)."""
     config = ["--config", str(args.config)] if getattr(args, "config", None) else []
-    return [*config, *extra, *args.overrides]
+    return [*config, *tensorboard_args(args, stage), *extra, *args.overrides]
+
+
+def tensorboard_args(args, stage: str | None) -> list[str]:
+    """`log_dir=<--log-dir>` for a training stage when --log-dir was given."""
+    return [f"log_dir={Path(args.log_dir).absolute()}"] if args.log_dir and stage in DISTRIBUTED else []
 
 
 def preflight(stage: str, args: list[str]) -> None:
@@ -308,7 +315,7 @@ def submit_stage_main(stage: str, doc: str, default_config: str, argv=None) -> i
 
     def build():
         plan = Plan.from_args(args, stage)
-        job = plan.job(stage, stage_args(args))
+        job = plan.job(stage, stage_args(args, stage=stage))
         preflight(stage, job.args)
         if submit(plan, job):
             tensorboard_hint()

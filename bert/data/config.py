@@ -1,27 +1,32 @@
-"""`DataConfig`: the parameters of the data stages (configs/data.yaml + `key=value` overrides)."""
+"""`DataConfig`: the parameters of the data stages (configs/data.yaml + `key=value` overrides),
+and the command-line arguments every data stage takes for it."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from pathlib import Path
 
 from bert.config import ConfigError, from_dict, merge, parse_overrides, read_mapping
+
+DEFAULT_CONFIG = Path("configs") / "data.yaml"  # read when it exists (the repository root)
 
 
 @dataclasses.dataclass
 class DataConfig:
     """Google's create_pretraining_data defaults, plus how the corpus is cut and cleaned."""
 
-    max_seq_length: int = 128
-    max_predictions_per_seq: int = 20
+    max_seq_length: int = 128  # tokens per instance, [CLS] A [SEP] B [SEP] included (phase 2: 512)
+    max_predictions_per_seq: int = 20  # masked positions per instance at most (phase 2: 80)
     max_position_embeddings: int = 512  # the model's (512 for every Google size): no example may be longer
-    masked_lm_prob: float = 0.15
-    short_seq_prob: float = 0.1
-    dupe_factor: int = 10
-    random_seed: int = 12345
-    do_whole_word_mask: bool = False
+    masked_lm_prob: float = 0.15  # share of an instance's tokens masked (80 % [MASK], 10 % random, 10 % kept)
+    short_seq_prob: float = 0.1  # share of instances given a shorter random target length
+    dupe_factor: int = 10  # passes over the corpus, each with other pairs and masks
+    random_seed: int = 12345  # with the shard's name, seeds every draw: same input, same bytes
+    do_whole_word_mask: bool = False  # mask all WordPieces of a word together
     do_lower_case: bool | None = None  # None: follow the vocab's casing
     shard_bytes: int = 1_000_000  # extracted text per shard (wikiextractor --bytes) = one array task
     heading_max_words: int = 6  # a line this short ending in "." is a section heading: dropped
-    min_document_sentences: int = 1
+    min_document_sentences: int = 1  # shorter documents are dropped
 
     def validate(self) -> None:
         if self.max_seq_length < 8:
@@ -50,3 +55,15 @@ def load_data_config(path=None, overrides=()) -> DataConfig:
     """YAML file (optional) + `key=value` overrides → validated DataConfig."""
     data = read_mapping(path) if path else {}
     return from_dict(DataConfig, merge(data, parse_overrides(overrides)))
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--config YAML` and `key=value` DataConfig overrides: how every data stage is configured."""
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None,
+                        help=f"data YAML (default {DEFAULT_CONFIG} when it exists; the fields: bert/data/config.py)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="DataConfig overrides, e.g. dupe_factor=5 max_seq_length=512 max_predictions_per_seq=80")
+
+
+def config_from_args(args: argparse.Namespace) -> DataConfig:
+    return load_data_config(args.config, args.overrides)

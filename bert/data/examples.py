@@ -14,7 +14,7 @@ import numpy as np
 
 from bert.config import ConfigError
 from bert.data import shards
-from bert.data.config import DataConfig, load_data_config
+from bert.data.config import DataConfig, add_config_arguments, config_from_args
 from bert.data import DataError
 from bert.data.mindrecord import COLUMNS, SUFFIX
 from bert.data.mindrecord_writer import check_version, write_shard
@@ -124,13 +124,11 @@ def main(argv=None) -> int:
     parser.add_argument("--input", required=True, help="a text shard or a folder of *.txt shards")
     parser.add_argument("--vocab", required=True, help="Google-format vocab.txt")
     parser.add_argument("--output", required=True, help="folder for the MindRecord shards")
-    parser.add_argument("--config", default="configs/data.yaml" if Path("configs/data.yaml").is_file() else None,
-                        help="data YAML (default configs/data.yaml)")
     add_shard_arguments(parser)
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_seq_length=512 max_predictions_per_seq=80")
+    add_config_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        cfg = load_data_config(args.config, args.overrides)
+        cfg = config_from_args(args)
         outputs = examples_stage(args.input, args.vocab, args.output, cfg, args.workers, args.shard_index, args.num_shards)
     except (DataError, ConfigError, VocabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

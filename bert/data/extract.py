@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from bert.atomic import temporary_sibling
+from bert.config import ConfigError
 from bert.data import DataError
+from bert.data.config import add_config_arguments, config_from_args
 
 
 def dump_head(path: Path) -> bytes | None:
@@ -47,8 +49,7 @@ def extracted_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*/wiki_*") if p.is_file())
 
 
-def extract(dump: str | os.PathLike, output: str | os.PathLike, processes: int = 2,
-            shard_bytes: int = 1_000_000) -> list[Path]:
+def extract(dump: str | os.PathLike, output: str | os.PathLike, shard_bytes: int, processes: int = 2) -> list[Path]:
     """Run wikiextractor into a temporary folder, rename it to `output` when it succeeded."""
     dump, output = Path(dump), Path(output)
     if output.is_dir() and extracted_files(output):
@@ -78,12 +79,12 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="MediaWiki pages-articles *.xml.bz2 dump")
     parser.add_argument("--output", required=True, help="folder for wikiextractor's output")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--shard-bytes", type=int, default=1_000_000, help="text per output file")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="wikiextractor's processes")
+    add_config_arguments(parser)  # shard_bytes=N: text per output file
     args = parser.parse_args(argv)
     try:
-        files = extract(args.input, args.output, args.processes, args.shard_bytes)
-    except DataError as exc:
+        files = extract(args.input, args.output, config_from_args(args).shard_bytes, args.processes)
+    except (DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"extracted {len(files)} files into {args.output}")

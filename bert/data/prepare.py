@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bert.config import ConfigError
-from bert.data.config import load_data_config
+from bert.data.config import add_config_arguments, config_from_args
 from bert.data.examples import examples_stage, text_shards
 from bert.data import DataError
 from bert.data.extract import dump_head, extract, extracted_files
@@ -44,10 +44,9 @@ def prepare(input_path, vocab, output, cfg, workers=1, shard_index=0, num_shards
         if "extract" in stages:
             if num_shards > 1 and not extracted_files(output / "extracted"):
                 raise DataError(f"{output / 'extracted'} is missing: run the extract stage first, as one task")
-            extract(input_path, output / "extracted", processes=workers, shard_bytes=cfg.shard_bytes)
+            extract(input_path, output / "extracted", cfg.shard_bytes, processes=workers)
         if "sentences" in stages:
-            sentences_stage(output / "extracted", text_dir, cfg.heading_max_words, cfg.min_document_sentences,
-                            workers, shard_index, num_shards)
+            sentences_stage(output / "extracted", text_dir, cfg, workers, shard_index, num_shards)
     elif input_path.exists():
         text_dir = input_path  # already one sentence per line
     else:
@@ -67,13 +66,11 @@ def main(argv=None) -> int:
     parser.add_argument("--input", required=True, help="*.xml.bz2 or *.xml dump, or a .txt shard / folder of them")
     parser.add_argument("--vocab", required=True, help="Google-format vocab.txt")
     parser.add_argument("--output", required=True, help="output folder")
-    parser.add_argument("--config", default="configs/data.yaml" if Path("configs/data.yaml").is_file() else None,
-                        help="data YAML (default configs/data.yaml)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--build-vocab", type=int, default=0, metavar="SIZE",
                         help="train a WordPiece vocab of SIZE tokens into --vocab first, when that file is missing")
     add_shard_arguments(parser)
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="DataConfig overrides, e.g. dupe_factor=5")
+    add_config_arguments(parser)
     args = parser.parse_args(argv)
     stages = tuple(s for s in args.stages.split(",") if s)
     start = time.time()
@@ -81,7 +78,7 @@ def main(argv=None) -> int:
         unknown = sorted(set(stages) - set(STAGES))
         if unknown:
             raise DataError(f"unknown stage {unknown[0]} (stages: {', '.join(STAGES)})")
-        cfg = load_data_config(args.config, args.overrides)
+        cfg = config_from_args(args)
         examples = prepare(args.input, args.vocab, args.output, cfg, args.workers, args.shard_index,
                            args.num_shards, stages, args.build_vocab)
     except (DataError, ConfigError, VocabError, ValueError) as exc:

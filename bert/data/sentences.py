@@ -15,7 +15,9 @@ from pathlib import Path
 from sentencex import segment
 
 from bert.atomic import temporary_sibling
+from bert.config import ConfigError
 from bert.data import DataError, shards
+from bert.data.config import DataConfig, add_config_arguments, config_from_args
 from bert.data.extract import extracted_files
 
 LIST_OR_TABLE = re.compile(r"^\s|^[*#|!{}=;:-]")  # list items, tables, templates, indented debris
@@ -81,8 +83,8 @@ def write_text_shard(source: Path, output: Path, heading_max_words: int, min_sen
     return stats
 
 
-def sentences_stage(extracted_dir, output_dir, heading_max_words=6, min_sentences=1, workers=1,
-                    shard_index=0, num_shards=1) -> list[Path]:
+def sentences_stage(extracted_dir, output_dir, cfg: DataConfig, workers=1, shard_index=0,
+                    num_shards=1) -> list[Path]:
     """Write this task's text shards (complete ones are skipped); returns every shard's path."""
     extracted_dir, output_dir = Path(extracted_dir), Path(output_dir)
     sources = extracted_files(extracted_dir)
@@ -90,12 +92,12 @@ def sentences_stage(extracted_dir, output_dir, heading_max_words=6, min_sentence
         raise DataError(f"{extracted_dir} holds no wikiextractor output (*/wiki_*)")
     output_dir.mkdir(parents=True, exist_ok=True)
     outputs = [output_dir / text_shard_name(s) for s in sources]
-    todo = [(s, o, heading_max_words, min_sentences)
+    todo = [(s, o, cfg.heading_max_words, cfg.min_document_sentences)
             for s, o in shards.owned(list(zip(sources, outputs)), shard_index, num_shards)
             if not shards.is_complete(o)]
     shards.run_parallel(write_text_shard, todo, workers, "sentences")
-    shards.write_manifest(output_dir, outputs, {"heading_max_words": heading_max_words,
-                                                "min_document_sentences": min_sentences,
+    shards.write_manifest(output_dir, outputs, {"heading_max_words": cfg.heading_max_words,
+                                                "min_document_sentences": cfg.min_document_sentences,
                                                 "source": str(extracted_dir)})
     return outputs
 
@@ -105,14 +107,13 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="wikiextractor --json output folder")
     parser.add_argument("--output", required=True, help="folder for the text shards")
-    parser.add_argument("--heading-max-words", type=int, default=6)
-    parser.add_argument("--min-document-sentences", type=int, default=1)
     add_shard_arguments(parser)
+    add_config_arguments(parser)  # heading_max_words=N, min_document_sentences=N
     args = parser.parse_args(argv)
     try:
-        outputs = sentences_stage(args.input, args.output, args.heading_max_words,
-                                  args.min_document_sentences, args.workers, args.shard_index, args.num_shards)
-    except (DataError, ValueError) as exc:
+        outputs = sentences_stage(args.input, args.output, config_from_args(args), args.workers, args.shard_index,
+                                  args.num_shards)
+    except (DataError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{len(outputs)} text shards in {args.output}")

@@ -38,9 +38,11 @@ def split_state(train_step) -> tuple[dict, dict]:
 
 
 class CheckpointManager:
-    def __init__(self, directory: str | Path, keep: int = 3):
+    """The step_* checkpoints of one run's checkpoints/ folder and its `latest` pointer."""
+
+    def __init__(self, directory: str | Path, keep: int | None = None):
         self.directory = Path(directory)
-        self.keep = keep
+        self.keep = keep  # newest complete checkpoints save() leaves (RunConfig.keep_checkpoints); None: all
 
     def complete(self) -> list[Path]:
         """Complete checkpoints, oldest first (temporary folders never match STEP_DIR)."""
@@ -72,7 +74,7 @@ class CheckpointManager:
             save_state(tmp / TRAIN_STATE_FILE, rest)
             write_text_atomic(tmp / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
         write_text_atomic(self.directory / LATEST, target.name + "\n")
-        for old in self.complete()[: -self.keep]:
+        for old in self.complete()[: -self.keep] if self.keep else ():
             shutil.rmtree(old, ignore_errors=True)
         return target
 

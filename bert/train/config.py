@@ -35,9 +35,9 @@ class OptimConfig:
     warmup_proportion: float = 0.0  # > 0: warmup over this share of all steps instead (finetuning's 10 %)
     power: float = 1.0  # of the polynomial decay; 1 = linear
     weight_decay: float = 0.01  # decoupled (AdamW); not on LayerNorm or biases
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-6
+    beta1: float = 0.9  # decay of the first moment (Adam's m)
+    beta2: float = 0.999  # decay of the second moment (Adam's v)
+    eps: float = 1e-6  # added to sqrt(v); Google's BERT uses 1e-6 (not Adam's usual 1e-8)
     grad_clip_norm: float = 1.0  # global norm; 0 switches clipping off
 
     def validate(self) -> None:
@@ -155,10 +155,6 @@ class PretrainConfig(RunConfig):
     max_seq_length: int = 128  # of the examples in `data`
     max_predictions_per_seq: int = 20  # of the examples in `data`
     eval_batches: int = 50  # global batches of eval_data per evaluation
-    epochs: int = 15
-    save_steps: int = 1000
-    keep_checkpoints: int = 3
-    log_interval: int = 10
 
     @property
     def seq_length(self) -> int:

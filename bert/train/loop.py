@@ -1,7 +1,7 @@
 """The one training loop of pretraining, finetuning and distillation. A stage is a `Task`:
 
-    run = open_run(cfg, bert_config)   # checkpoints checked, process group joined: before any model
-    task = Finetuning(cfg, run, data)  # data, model (fresh or from init), loss net, how to evaluate
+    run = open_run(cfg, bert_config)                # checkpoints checked, process group joined: before any model
+    task = Finetuning(cfg, run, data, bert_config)  # data, model (fresh or from init), loss net, how to evaluate
     return train(cfg, task, run, stop)
 
 `train` builds the step, resumes if output_dir holds a checkpoint, then per step: run it, sum what
