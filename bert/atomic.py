@@ -13,6 +13,17 @@ def temporary_sibling(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Remove what killed writers of `path` left (their temporary siblings, any pid): for outputs
+    that one task owns, such as a data shard, whose earlier attempt was killed or preempted."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.tmp*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to a temporary sibling, then rename it over `path`."""
     tmp = temporary_sibling(path)

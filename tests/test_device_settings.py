@@ -45,6 +45,7 @@ def fp32_run():
     return run_steps("fp32", jit=True)
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 @pytest.mark.parametrize("jit", [True, False])
 def test_fp16_train_step_follows_fp32(fp32_run, jit):
     """Graph mode and PyNative: the fp16 step builds, runs with the dynamic loss
@@ -63,6 +64,7 @@ def test_fp16_train_step_follows_fp32(fp32_run, jit):
     assert np.linalg.norm(update - ref_update) < 0.05 * np.linalg.norm(ref_update)
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 def test_a_resumed_fp16_run_goes_on_with_the_saved_loss_scale(tmp_path):
     """Checkpointed after 3 steps and restored into a fresh step, an fp16 run gives the uninterrupted
     run's losses, loss scales and weights. Its initial scale 2^18 overflows float16 twice (those

@@ -94,6 +94,7 @@ def test_bad_submissions_are_one_line_and_nonzero(args, problem):
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 def test_pipeline_runs_data_pretrain_finetune_distill_on_the_local_executor(tmp_path):
     from bert import assets
 

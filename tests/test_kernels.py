@@ -143,6 +143,7 @@ def test_pretraining_loss_and_gradients_equal_the_plain_logits_path():
         assert np.abs(a.asnumpy() - b.asnumpy()).max() < 1e-6 + 1e-5 * np.abs(b.asnumpy()).max(), p.name
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 @pytest.mark.parametrize("compiled", [True, False])
 def test_mixed_precision_o2_gradients_are_finite_and_close_to_float32(compiled):
     """The GPU/Ascend path as far as a CPU runs it: under mixed precision the layers get float16 inputs,

@@ -56,6 +56,7 @@ def train_step(scaler, seed=1):
     return model, step
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 def test_an_overflowing_step_is_skipped_counted_and_halves_the_dynamic_scale():
     model, step = train_step(make_loss_scaler("dynamic", 2.0 ** 16))
     bias = model.cls.predictions.bias
@@ -76,6 +77,7 @@ def test_an_overflowing_step_is_skipped_counted_and_halves_the_dynamic_scale():
     assert any(not np.array_equal(p.asnumpy(), before[p.name]) for p in model.get_parameters())
 
 
+@pytest.mark.slow  # trains for more than a few seconds
 def test_a_scaled_step_equals_an_unscaled_one():
     model_a, step_a = train_step(make_loss_scaler("static", 1.0))
     model_b, step_b = train_step(make_loss_scaler("dynamic", 1024.0))

@@ -18,7 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
-from bert.atomic import temporary_sibling
+from bert.atomic import remove_stale_temporaries, temporary_sibling
 from bert.data.mindrecord import COLUMNS, SCHEMA
 from bert.pins import require
 
@@ -61,8 +61,8 @@ def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]
     """
     ms = mindrecord_binding()
     path = Path(path)
+    remove_stale_temporaries(path)  # a killed earlier attempt's
     tmp_dir = temporary_sibling(path)
-    shutil.rmtree(tmp_dir, ignore_errors=True)
     tmp_dir.mkdir(parents=True)
     tmp = str((tmp_dir / path.name).resolve())
     header = ms.ShardHeader()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sentencex import segment
 
-from bert.atomic import temporary_sibling
+from bert.atomic import remove_stale_temporaries, temporary_sibling
 from bert.config import ConfigError
 from bert.data import DataError, shards
 from bert.data.config import DataConfig, add_config_arguments, config_from_args
@@ -68,6 +68,7 @@ def text_shard_name(extracted: Path) -> str:
 def write_text_shard(source: Path, output: Path, heading_max_words: int, min_sentences: int) -> dict:
     """One extracted file → one text shard (temporary name, then renamed) + its stats marker."""
     docs = sentences = chars = dropped = 0
+    remove_stale_temporaries(output)  # a killed earlier attempt's
     tmp = temporary_sibling(output)
     with open(tmp, "w", encoding="utf-8") as out:
         for _title, text in read_extracted(source):
