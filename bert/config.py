@@ -150,18 +150,18 @@ _SIZE = re.compile(r"^L(\d+)-H(\d+)$", re.IGNORECASE)
 class BertConfig:
     """Architecture of one BERT, with the field names of Google's bert_config.json."""
 
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
+    vocab_size: int = 30522  # WordPiece vocabulary (Google's uncased: 30522)
+    hidden_size: int = 768  # H: width of every layer
+    num_hidden_layers: int = 12  # L: transformer layers
+    num_attention_heads: int = 12  # heads per layer (the compact sizes: H/64)
+    intermediate_size: int = 3072  # feed-forward width (the compact sizes: 4H)
+    hidden_act: str = "gelu"  # exact GELU; gelu_new/gelu_approximate: tanh form; relu
+    hidden_dropout_prob: float = 0.1  # dropout on embeddings and every sublayer's output
+    attention_probs_dropout_prob: float = 0.1  # dropout on attention probabilities
+    max_position_embeddings: int = 512  # longest sequence the position table holds
+    type_vocab_size: int = 2  # segment (token type) ids: A and B
+    initializer_range: float = 0.02  # std of the truncated-normal initial weights
+    layer_norm_eps: float = 1e-12  # BERT's (MindSpore's LayerNorm default is 1e-7)
 
     def validate(self) -> None:
         for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
