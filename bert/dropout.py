@@ -9,7 +9,7 @@ The masks, exactly:
   u of elements 2i and 2i + 1 (row-major over the example's part of the tensor);
 - element kept when u < T = round((1 − p) · 2¹⁶), kept values scaled by 2¹⁶ / T: the keep
   probability is 1 − p to 1/65536 and E[output] = input exactly.
-lowbias32 is C. Wellons' integer hash (xorshift-multiply, full avalanche).
+lowbias32 is C. Wellons' integer hash (bert.counter).
 
 Two places compute the same masks: the host (`host_masks`, numpy) hands them to the model as a
 tuple of bool arrays, one per site — the default on CPU, where MindSpore's integer kernels are
@@ -28,19 +28,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-_M1, _M2, _GOLDEN = 0x7FEB352D, 0x846CA68B, 0x9E3779B1  # lowbias32's multipliers; 2³²/φ
-
-
-def mix32_np(x) -> np.ndarray:
-    """lowbias32 of uint32 values (a new array)."""
-    x = np.array(x, dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint32(16)
-        x *= np.uint32(_M1)
-        x ^= x >> np.uint32(15)
-        x *= np.uint32(_M2)
-        x ^= x >> np.uint32(16)
-    return x
+from bert.counter import GOLDEN, M1, M2, mix32_np
 
 
 def example_keys(seed: int, step: int, slots) -> np.ndarray:
@@ -67,7 +55,7 @@ def host_masks(keys: np.ndarray, sites: list[Site]) -> tuple[np.ndarray, ...]:
     for site in sites:
         n = math.prod(site.shape)
         with np.errstate(over="ignore"):
-            words = np.arange((n + 1) // 2, dtype=np.uint32) * np.uint32(_GOLDEN)
+            words = np.arange((n + 1) // 2, dtype=np.uint32) * np.uint32(GOLDEN)
         site_keys = mix32_np(np.asarray(keys, np.uint32) ^ np.uint32(zlib.crc32(site.name.encode())))
         uniforms = mix32_np(words[None, :] ^ site_keys[:, None]).astype("<u4").view("<u2")
         masks.append((uniforms[:, :n] < threshold(site.p)).reshape((len(keys),) + site.shape))
@@ -86,7 +74,7 @@ class Dropout(nn.Cell):
         self.scale = 2.0 ** 16 / threshold(p) if p > 0 else 1.0
         u32 = lambda v: ms.Tensor(v, ms.uint32)  # noqa: E731
         self.threshold, self.site = u32(threshold(p) if p > 0 else 0), u32(zlib.crc32(name.encode()))
-        self.m1, self.m2, self.golden, self.low16 = u32(_M1), u32(_M2), u32(_GOLDEN), u32(0xFFFF)
+        self.m1, self.m2, self.golden, self.low16 = u32(M1), u32(M2), u32(GOLDEN), u32(0xFFFF)
         self.s15, self.s16 = u32(15), u32(16)
 
     def _mix(self, x):

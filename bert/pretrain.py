@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from bert.convert import load_pretrained
+from bert.data.config import DataConfig
+from bert.data.pretraining import Vocab
 from bert.flops import pretraining_step_flops
+from bert.tokenization import Tokenizer, file_sha256
 from bert.train.checkpoints import resolve_init
 from bert.train.cli import run_cli
 from bert.train.config import PretrainConfig
-from bert.train.data import PretrainingFeed, check_files, resolve_files
+from bert.train.data import Corpus, DataFeedError, PretrainingFeed, check_files, resolve_files
 from bert.train.loop import Run, Task, open_run, train
 
 # the model's input order (BertForPreTraining.mlm_nll) of the MindRecord columns
@@ -41,17 +44,17 @@ def model_inputs(batch: dict, masked: float, global_batch: int, dropout=None) ->
 class Pretraining(Task):
     """MLM + NSP on MindRecord shards; evaluated on held-out shards when eval_data is set."""
 
-    def __init__(self, cfg: PretrainConfig, run: Run, files: list[Path], num_rows: int,
-                 eval_files: list[Path] | None, eval_rows: int):
+    def __init__(self, cfg: PretrainConfig, run: Run, corpus: Corpus, eval_corpus: Corpus | None):
         from bert.model import BertForPreTraining
         from bert.train.loss import PretrainingLoss
 
         self.cfg, self.run = cfg, run
         self.bert_config = cfg.bert_config()
-        self.name = f"pretraining {self.bert_config.name} on {num_rows} examples"
-        self.feed = PretrainingFeed(files, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world,
-                                    cfg.seed, num_rows)
-        self.eval_files, self.eval_rows = eval_files, eval_rows
+        self.name = f"pretraining {self.bert_config.name} on {corpus.rows} examples ({corpus.masking} masks)"
+        self.masks = dynamic_masks(cfg, corpus)
+        self.feed = PretrainingFeed(corpus, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world,
+                                    cfg.seed, masks=self.masks)
+        self.eval_corpus = eval_corpus
         self.model = BertForPreTraining(self.bert_config)
         self.loss_net = PretrainingLoss(self.model)
         if run.latest is None and cfg.init:
@@ -85,11 +88,11 @@ class Pretraining(Task):
         """MLM/NSP loss and accuracy on the first eval_batches global batches of the held-out shards."""
         from bert.train.distributed import all_reduce_sum
 
-        if not self.eval_files:
+        if not self.eval_corpus:
             return {}
         cfg, run = self.cfg, self.run
-        feed = PretrainingFeed(self.eval_files, cfg.train_batch_size, 1, run.rank, run.world, cfg.seed,
-                               self.eval_rows, shuffle=False)
+        feed = PretrainingFeed(self.eval_corpus, cfg.train_batch_size, 1, run.rank, run.world, cfg.seed,
+                               shuffle=False, masks=dynamic_masks(cfg, self.eval_corpus))
         sums = np.zeros(6)
         for _, micro in zip(range(cfg.eval_batches), feed.epoch(0)):
             _, metric_sums = step_cell.evaluate(*self.inputs(micro[0], [1.0], None))
@@ -113,17 +116,40 @@ def main(argv=None) -> int:
                    "data=data/wiki/examples model.name=L2-H128 optim.learning_rate=5e-4")
 
 
+def dynamic_masks(cfg: PretrainConfig, corpus: Corpus) -> tuple[DataConfig, Vocab] | None:
+    """What the feed masks a dynamic corpus with: the config's masking parameters and the vocab's
+    special ids (None for a static corpus)."""
+    if corpus.masking == "static":
+        return None
+    params = DataConfig(max_seq_length=cfg.max_seq_length, max_predictions_per_seq=cfg.max_predictions_per_seq,
+                        masked_lm_prob=cfg.masked_lm_prob, do_whole_word_mask=cfg.whole_word_mask)
+    return params, Vocab.from_tokenizer(Tokenizer(cfg.vocab))
+
+
+def check_corpus(cfg: PretrainConfig, path: str, vocab_size: int) -> Corpus:
+    """The shards at `path`, checked against the model and the masking asked for."""
+    corpus = check_files(resolve_files(path), cfg.max_seq_length, cfg.max_predictions_per_seq, vocab_size)
+    if cfg.masking not in ("auto", corpus.masking):
+        made = "unmasked rows (masking=dynamic)" if corpus.masking == "dynamic" else "masked instances"
+        raise DataFeedError(f"masking={cfg.masking} was asked of {path}, which holds {made}: remake the data with "
+                            f"masking={cfg.masking} or pass masking={corpus.masking}")
+    if corpus.masking == "dynamic":
+        if not cfg.vocab:
+            raise DataFeedError(f"{path} is a dynamic corpus: pass vocab=PATH (its special ids place the masks)")
+        made_with = corpus.params.get("vocab_sha256")
+        if made_with and made_with != file_sha256(Path(cfg.vocab)):
+            raise DataFeedError(f"vocab {cfg.vocab} is not the vocab {path} was made with")
+    return corpus
+
+
 def pretrain(cfg: PretrainConfig, stop) -> int:
     bert_config = cfg.bert_config()
-    files = resolve_files(cfg.data)
-    num_rows = check_files(files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
-    eval_files = resolve_files(cfg.eval_data) if cfg.eval_data else None
-    eval_rows = (check_files(eval_files, cfg.max_seq_length, cfg.max_predictions_per_seq, bert_config.vocab_size)
-                 if eval_files else 0)
+    corpus = check_corpus(cfg, cfg.data, bert_config.vocab_size)
+    eval_corpus = check_corpus(cfg, cfg.eval_data, bert_config.vocab_size) if cfg.eval_data else None
     if cfg.init:
         resolve_init(Path(cfg.init))  # a missing init fails before the process group forms
     run = open_run(cfg, bert_config)
-    return train(cfg, Pretraining(cfg, run, files, num_rows, eval_files, eval_rows), run, stop)
+    return train(cfg, Pretraining(cfg, run, corpus, eval_corpus), run, stop)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("GLOG_v", "3")
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
-SLOW_FIXTURES = {"wiki_8k", "pretrained_8k", "glue_runs"}  # each prepares data or trains: a minute or more
+SLOW_FIXTURES = {"wiki_8k", "wiki_8k_dynamic", "pretrained_8k", "glue_runs"}  # each prepares data or trains: a minute or more
 
 
 def pytest_collection_modifyitems(items):
@@ -74,6 +74,16 @@ def wiki_8k(tmp_path_factory):
                      "max_seq_length=64", "max_predictions_per_seq=10", "dupe_factor=1")
     assert run.returncode == 0, run.stderr
     return {"examples": out / "examples", "vocab": vocab, "text": out / "text"}
+
+
+@pytest.fixture(scope="session")
+def wiki_8k_dynamic(wiki_8k, tmp_path_factory):
+    """wiki_8k's text as a dynamic corpus (unmasked rows, masks drawn by the feed): {"examples", "vocab"}."""
+    out = tmp_path_factory.mktemp("wiki8k-dynamic")
+    run = run_module("bert.data.examples", "--input", wiki_8k["text"], "--vocab", wiki_8k["vocab"], "--output", out,
+                     "max_seq_length=64", "max_predictions_per_seq=10", "masking=dynamic")
+    assert run.returncode == 0, run.stderr
+    return {"examples": out, "vocab": wiki_8k["vocab"], "text": wiki_8k["text"]}
 
 
 @pytest.fixture(scope="session")

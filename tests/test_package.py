@@ -13,7 +13,7 @@ from conftest import REPO
 
 # Lower layers first; a module may import its own layer and the layers below it.
 LAYERS = (
-    ("foundations", ("bert.atomic", "bert.config", "bert.assets", "bert.pins", "bert.tokenization", "bert.device",
+    ("foundations", ("bert.atomic", "bert.config", "bert.assets", "bert.pins", "bert.counter", "bert.tokenization", "bert.device",
                      "bert.device_settings", "bert.flops", "bert.model_dir", "bert.dropout", "bert.kernels",
                      "bert.doctor")),
     ("data", ("bert.data", "bert.glue")),

@@ -50,6 +50,33 @@ def test_rows_written_in_bulk_are_the_filewriters_own(tmp_path):
         assert np.array_equal(np.stack([r[k] for r in rows]), np.concatenate([b[k] for b in batches]))
 
 
+def test_a_dynamic_corpus_shard_is_the_filewriters_own_too(tmp_path):
+    """Variable-length bytes (uint16 ids, a last byte of 0 included) beside int32 columns."""
+    from mindspore.mindrecord import FileWriter
+
+    rng = np.random.default_rng(1)
+    tokens = [rng.integers(0, 30522, n).astype("<u2").tobytes() + np.array([102], "<u2").tobytes()
+              for n in (3, 60, 1, 126, 17)]
+    batch = {"tokens": tokens, "a_length": np.array([[1], [20], [0], [50], [8]], np.int32),
+             "next_sentence_labels": np.array([[0], [1], [1], [0], [1]], np.int32)}
+    (tmp_path / "bulk").mkdir(), (tmp_path / "public").mkdir()
+    assert mindrecord_writer.write_shard(tmp_path / "bulk" / "x.mindrecord", [batch], mindrecord.DYNAMIC) == 5
+    writer = FileWriter(str(tmp_path / "public" / "x.mindrecord"))
+    writer.set_page_size(1 << 20)
+    writer.set_header_size(1 << 20)
+    writer.add_schema(mindrecord.DYNAMIC.schema, mindrecord.DYNAMIC.name)
+    writer.write_raw_data([{k: batch[k][i] for k in batch} for i in range(5)])
+    writer.commit()
+    for name in ("x.mindrecord", "x.mindrecord.db"):
+        assert (tmp_path / "bulk" / name).read_bytes() == (tmp_path / "public" / name).read_bytes()
+    import mindspore.dataset as ds
+
+    rows = list(ds.MindDataset(str(tmp_path / "bulk" / "x.mindrecord"), columns_list=list(mindrecord.DYNAMIC.columns),
+                               shuffle=False).create_tuple_iterator(output_numpy=True))
+    assert [r[0].tobytes() for r in rows] == tokens  # the bytes the feed decodes, trailing zero bytes kept
+    assert [int(r[1][0]) for r in rows] == [1, 20, 0, 50, 8]
+
+
 def test_shard_written_without_importing_mindspore_reads_back_in_mindspore(tmp_path):
     script = f"""
 import sys

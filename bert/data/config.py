@@ -9,6 +9,7 @@ from pathlib import Path
 from bert.config import ConfigError, from_dict, merge, parse_overrides, read_mapping
 
 DEFAULT_CONFIG = Path("configs") / "data.yaml"  # read when it exists (the repository root)
+MASKINGS = ("static", "dynamic")
 
 
 @dataclasses.dataclass
@@ -20,10 +21,11 @@ class DataConfig:
     max_position_embeddings: int = 512  # the model's (512 for every Google size): no example may be longer
     masked_lm_prob: float = 0.15  # share of an instance's tokens masked (80 % [MASK], 10 % random, 10 % kept)
     short_seq_prob: float = 0.1  # share of instances given a shorter random target length
-    dupe_factor: int = 10  # passes over the corpus, each with other pairs and masks
+    dupe_factor: int | None = None  # passes over the corpus, each with other pairs (and masks); None: 10 static, 1 dynamic
     random_seed: int = 12345  # with the shard's name, seeds every draw: same input, same bytes
     do_whole_word_mask: bool = False  # mask all WordPieces of a word together
     do_lower_case: bool | None = None  # None: follow the vocab's casing
+    masking: str = "static"  # static: masks drawn here, once (Google's corpus); dynamic: unmasked compact rows, masks drawn by the feed every epoch
     shard_bytes: int = 1_000_000  # extracted text per shard (wikiextractor --bytes) = one array task
     heading_max_words: int = 6  # a line this short ending in "." is a section heading: dropped
     min_document_sentences: int = 1  # shorter documents are dropped
@@ -41,11 +43,19 @@ class DataConfig:
             raise ConfigError(f"masked_lm_prob must be in (0, 1), got {self.masked_lm_prob}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ConfigError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+        if self.masking not in MASKINGS:
+            raise ConfigError(f"masking {self.masking!r} is not one of {', '.join(MASKINGS)}")
         for key in ("dupe_factor", "shard_bytes", "min_document_sentences"):
-            if getattr(self, key) < 1:
+            if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
         if self.heading_max_words < 0:
             raise ConfigError(f"heading_max_words must be >= 0, got {self.heading_max_words}")
+
+    @property
+    def dupes(self) -> int:
+        """dupe_factor, or its default for the masking: Google's 10 passes of a static corpus; one
+        pass of a dynamic one, whose masks change every epoch anyway."""
+        return self.dupe_factor or (10 if self.masking == "static" else 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,9 +16,9 @@ from bert.config import ConfigError
 from bert.data import shards
 from bert.data.config import DataConfig, add_config_arguments, config_from_args
 from bert.data import DataError
-from bert.data.mindrecord import COLUMNS, SUFFIX
+from bert.data.mindrecord import LAYOUTS, SUFFIX
 from bert.data.mindrecord_writer import check_version, write_shard
-from bert.data.pretraining import Documents, Vocab, dupe_passes, features, shard_seed
+from bert.data.pretraining import Documents, Vocab, dupe_passes, features, id_dtype, shard_seed, unmasked
 from bert.data.sentences import add_shard_arguments
 from bert.tokenization import Tokenizer, VocabError, file_sha256
 
@@ -79,14 +79,18 @@ def write_examples_shard(text_path: Path, output: Path, vocab_file: Path, cfg: D
     def batches():
         for spans in dupe_passes(docs, cfg, seed):
             for start in range(0, len(spans), WRITE_BATCH):
-                columns = features(docs.tokens, spans[start:start + WRITE_BATCH], cfg, vocab, masks)
-                stats["instances"] += len(columns["input_ids"])
-                stats["tokens"] += int(columns["input_mask"].sum())
+                part = spans[start:start + WRITE_BATCH]
+                stats["instances"] += len(part)
+                stats["tokens"] += int((part.a_len + part.b_len + 3).sum())
+                stats["random_next"] += int(part.random_next.sum())
+                if cfg.masking == "dynamic":
+                    yield unmasked(docs.tokens, part, cfg, vocab)
+                    continue
+                columns = features(docs.tokens, part, cfg, vocab, masks)
                 stats["masked_tokens"] += int(columns["masked_lm_weights"].sum())
-                stats["random_next"] += int(columns["next_sentence_labels"].sum())
                 yield columns
 
-    write_shard(output, batches())
+    write_shard(output, batches(), LAYOUTS[cfg.masking])
     shards.write_stats(output, stats)
     return stats
 
@@ -112,8 +116,11 @@ def examples_stage(text_dir, vocab_file, output_dir, cfg: DataConfig, workers=1,
     todo = [(s, o, vocab_file, cfg) for s, o in shards.owned(list(zip(sources, outputs)), shard_index, num_shards)
             if not shards.is_complete(o)]
     shards.run_parallel(write_examples_shard, todo, workers, "examples")
-    params = {**cfg.to_dict(), "vocab_sha256": file_sha256(vocab_file), "vocab_size": tokenizer.vocab_size,
-              "do_lower_case": tokenizer.lowercase, "columns": list(COLUMNS)}
+    params = {**cfg.to_dict(), "dupe_factor": cfg.dupes, "vocab_sha256": file_sha256(vocab_file),
+              "vocab_size": tokenizer.vocab_size, "do_lower_case": tokenizer.lowercase,
+              "columns": list(LAYOUTS[cfg.masking].columns)}
+    if cfg.masking == "dynamic":
+        params["id_dtype"] = id_dtype(tokenizer.vocab_size).name
     shards.write_manifest(output_dir, outputs, params)
     return outputs
 

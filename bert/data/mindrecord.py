@@ -6,6 +6,7 @@ The data stages import this module and stay light: MindSpore's reader is importe
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Iterable
@@ -15,10 +16,32 @@ import numpy as np
 from bert.data.shards import is_complete
 
 COLUMNS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
-           "masked_lm_weights", "next_sentence_labels")
+           "masked_lm_weights", "next_sentence_labels")  # what the model reads; a static corpus's rows
 SCHEMA = {name: {"type": "float32" if name == "masked_lm_weights" else "int32", "shape": [-1]}
           for name in COLUMNS}
 SUFFIX = ".mindrecord"
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """A corpus format: its MindRecord schema name and fields."""
+
+    masking: str  # static: masked once by the data stage; dynamic: masked by the feed at every epoch
+    name: str
+    schema: dict
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.schema)
+
+
+STATIC = Layout("static", "bert_pretraining", SCHEMA)
+# The ids of [CLS] A [SEP] B [SEP], unpadded, as little-endian uint16 (int32 when the vocab is larger:
+# bert.data.pretraining.id_dtype), the length of A and the NSP label: nothing the feed can derive.
+DYNAMIC = Layout("dynamic", "bert_pretraining_dynamic", {"tokens": {"type": "bytes"},
+                                                         "a_length": {"type": "int32", "shape": [-1]},
+                                                         "next_sentence_labels": {"type": "int32", "shape": [-1]}})
+LAYOUTS = {layout.masking: layout for layout in (STATIC, DYNAMIC)}
 
 
 def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> Iterable[dict[str, np.ndarray]]:

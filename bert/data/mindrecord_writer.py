@@ -19,7 +19,7 @@ from typing import Iterable
 import numpy as np
 
 from bert.atomic import remove_stale_temporaries, temporary_sibling
-from bert.data.mindrecord import COLUMNS, SCHEMA
+from bert.data.mindrecord import STATIC, Layout
 from bert.pins import require
 
 TESTED = "2.10.0"
@@ -49,9 +49,9 @@ def mindrecord_binding():
     return sys.modules[name]
 
 
-def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]]) -> int:
-    """Write batches of columns (one row per instance) into `path` (+ its `.db` index); returns
-    the row count.
+def write_shard(path: str | os.PathLike, batches: Iterable[dict], layout: Layout = STATIC) -> int:
+    """Write batches of columns (one row per instance; a bytes column is a list of bytes) of the
+    corpus `layout` into `path` (+ its `.db` index); returns the row count.
 
     The steps of MindSpore's FileWriter (schema, header and page size, rows, commit, index), on
     its C++ writer (`mindrecord_binding`); rows go in bulk, merged in numpy (`row_blobs`).
@@ -66,7 +66,7 @@ def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]
     tmp_dir.mkdir(parents=True)
     tmp = str((tmp_dir / path.name).resolve())
     header = ms.ShardHeader()
-    header.add_schema(ms.Schema.build("bert_pretraining", SCHEMA))
+    header.add_schema(ms.Schema.build(layout.name, layout.schema))
     fields = header.get_meta()[0].get_schema_content()["blob_fields"]
     writer = ms.ShardWriter()
     rows = 0
@@ -76,7 +76,7 @@ def write_shard(path: str | os.PathLike, batches: Iterable[dict[str, np.ndarray]
         check(writer.open([tmp], False, True), f"open {tmp}")
         check(writer.set_shard_header(header), "set the header")
         for columns in batches:
-            blobs = row_blobs(columns, fields)
+            blobs = row_blobs(columns, fields, layout.schema)
             if blobs:
                 check(writer.write_raw_data({}, blobs, True, False), f"write {len(blobs)} rows")
             rows += len(blobs)
@@ -96,12 +96,23 @@ def check(status, what: str) -> None:
         raise RuntimeError(f"MindRecord failed to {what}")
 
 
-def row_blobs(columns: dict[str, np.ndarray], fields: list[str]) -> list[bytes]:
+def row_blobs(columns: dict, fields: list[str], schema: dict) -> list[bytes]:
     """One blob per row in the layout of MindSpore's ShardWriter._merge_blob: per field, its byte
-    length as 8 big-endian bytes, then its bytes."""
-    count = len(columns[COLUMNS[0]])
-    merged = []
+    length as 8 big-endian bytes, then its bytes. Fixed-width array columns are merged in numpy;
+    with a bytes column (one length per row) the rows are joined one by one."""
+    count = len(columns[fields[0]])
+    arrays = {field: np.ascontiguousarray(columns[field], schema[field]["type"]).reshape(count, -1).view(np.uint8)
+              for field in fields if schema[field]["type"] != "bytes"}
+    if len(arrays) == len(fields):
+        merged = []
+        for data in arrays.values():
+            merged += [np.tile(np.frombuffer(data.shape[1].to_bytes(8, "big"), np.uint8), (count, 1)), data]
+        return [row.tobytes() for row in np.concatenate(merged, axis=1)] if count else []
+    parts = []
     for field in fields:
-        data = np.ascontiguousarray(columns[field], SCHEMA[field]["type"]).reshape(count, -1).view(np.uint8)
-        merged += [np.tile(np.frombuffer(data.shape[1].to_bytes(8, "big"), np.uint8), (count, 1)), data]
-    return [row.tobytes() for row in np.concatenate(merged, axis=1)] if count else []
+        if field in arrays:
+            width = arrays[field].shape[1].to_bytes(8, "big")
+            parts.append([width + row.tobytes() for row in arrays[field]])
+        else:
+            parts.append([len(value).to_bytes(8, "big") + value for value in columns[field]])
+    return [b"".join(row) for row in zip(*parts)]

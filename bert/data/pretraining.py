@@ -20,6 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
+from bert import counter
 from bert.data.config import DataConfig
 
 
@@ -135,37 +136,88 @@ def truncate(spans: Spans, max_num_tokens: int, rng: np.random.Generator) -> Spa
 
 
 def dupe_passes(docs: Documents, cfg: DataConfig, seed: int) -> Iterator[Spans]:
-    """The shuffled, truncated instances of each of the `dupe_factor` passes."""
+    """The shuffled, truncated instances of each of the `cfg.dupes` passes."""
     rng, bulk = random.Random(seed), np.random.default_rng(seed)
     order = list(range(len(docs)))
     rng.shuffle(order)
     if not order:
         return
-    for _ in range(cfg.dupe_factor):
+    for _ in range(cfg.dupes):
         spans = truncate(pack(docs, order, cfg, rng), cfg.max_seq_length - 3, bulk)
         yield spans[bulk.permutation(len(spans))]
 
 
-def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rng: np.random.Generator
-             ) -> dict[str, np.ndarray]:
-    """Masked, fixed-length columns of `spans` (Google's create_masked_lm_predictions and
-    write_instance_to_example_files), one row per instance."""
-    n, p = cfg.max_seq_length, cfg.max_predictions_per_seq
+def assemble(tokens: np.ndarray, spans: Spans, n: int, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """[CLS] A [SEP] B [SEP] of each instance, padded to `n`: (ids int32 [rows, n], lengths)."""
     pos = np.arange(n, dtype=np.int32)
     la, lb = spans.a_len.astype(np.int32), spans.b_len.astype(np.int32)
     length = la + lb + 3
     real = pos < length[:, None]
-    # [CLS] A [SEP] B [SEP]: token k of A at position k + 1, of B at la + 2 + k
+    # token k of A at position k + 1, of B at la + 2 + k
     source = np.where(pos <= la[:, None], (spans.a - 1).astype(np.int32)[:, None],
                       (spans.b - la - 2).astype(np.int32)[:, None]) + pos
     ids = np.where(real, tokens[np.clip(source, 0, len(tokens) - 1)], vocab.pad_id).astype(np.int32, copy=False)
     rows = np.arange(len(ids))
     ids[:, 0] = vocab.cls_id
     ids[rows, la + 1] = ids[rows, length - 1] = vocab.sep_id
-    row, col = np.nonzero(choose_masked(ids, real, length, cfg, vocab, rng))  # ascending per row
-    labels = ids[row, col]
+    return ids, length
+
+
+def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rng: np.random.Generator
+             ) -> dict[str, np.ndarray]:
+    """Masked, fixed-length columns of `spans` (Google's create_masked_lm_predictions and
+    write_instance_to_example_files), one row per instance: a static corpus."""
+    ids, length = assemble(tokens, spans, cfg.max_seq_length, vocab)
+    chosen = choose_masked(ids, length, cfg, vocab, rng.random(ids.shape, dtype=np.float32))
+    row, col = np.nonzero(chosen)  # ascending per row
     draw = rng.random(len(row))
     random_ids = rng.integers(0, vocab.size, len(row), dtype=np.int32)
+    return masked_columns(ids, length, spans.a_len.astype(np.int32), spans.random_next, row, col, draw, random_ids,
+                          cfg, vocab)
+
+
+def unmasked(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab) -> dict:
+    """The rows of a dynamic corpus: each instance's ids ([CLS] A [SEP] B [SEP], unpadded) as bytes
+    of `id_dtype(vocab.size)`, the length of A, the NSP label — nothing the feed can derive."""
+    ids, length = assemble(tokens, spans, cfg.max_seq_length, vocab)
+    ids = ids.astype(id_dtype(vocab.size))
+    return {"tokens": [row[:n].tobytes() for row, n in zip(ids, length)],
+            "a_length": spans.a_len.astype(np.int32)[:, None],
+            "next_sentence_labels": spans.random_next.astype(np.int32)[:, None]}
+
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """How a dynamic corpus stores token ids: uint16 while the vocab fits, else int32 (little-endian)."""
+    return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<i4")
+
+
+def dynamic_features(tokens: list[bytes], a_length: np.ndarray, next_sentence: np.ndarray, rows: np.ndarray,
+                     epoch: int, seed: int, cfg: DataConfig, vocab: Vocab) -> dict[str, np.ndarray]:
+    """A dynamic corpus's rows → the columns of a static one, masked by Google's rules with draws that
+    are a pure function of (seed, epoch, the corpus row, the position): the same masks for a row
+    whichever rank, micro-batch or step holds it, other masks in another epoch."""
+    dtype, n = id_dtype(vocab.size), cfg.max_seq_length
+    flat = [np.frombuffer(t, dtype) for t in tokens]
+    length = np.fromiter(map(len, flat), np.int32, len(flat))
+    ids = np.full((len(flat), n), vocab.pad_id, np.int32)
+    ids[np.arange(n)[None, :] < length[:, None]] = np.concatenate(flat) if flat else []
+    base = [counter.key(seed, epoch, stream) for stream in range(3)]  # which, 80/10/10, random id
+    chosen = choose_masked(ids, length, cfg, vocab, counter.uniforms(base[0], rows, n))
+    row, col = np.nonzero(chosen)
+    draw = counter.uniforms(base[1], rows, n)[row, col]
+    random_ids = (counter.words(base[2], rows, n)[row, col] % np.uint32(vocab.size)).astype(np.int32)
+    return masked_columns(ids, length, np.asarray(a_length, np.int32).reshape(-1),
+                          np.asarray(next_sentence).reshape(-1), row, col, draw, random_ids, cfg, vocab)
+
+
+def masked_columns(ids, length, a_len, random_next, row, col, draw, random_ids, cfg: DataConfig, vocab: Vocab
+                   ) -> dict[str, np.ndarray]:
+    """The model's columns from assembled ids and the chosen (row, col) positions: 80 % [MASK], 10 %
+    the token itself, 10 % a random token (`draw` and `random_ids`, one per chosen position)."""
+    n, p = ids.shape[1], cfg.max_predictions_per_seq
+    pos = np.arange(n, dtype=np.int32)
+    real = pos < length[:, None]
+    labels = ids[row, col]
     shown = ids.copy()
     shown[row, col] = np.where(draw < 0.8, vocab.mask_id, np.where(draw < 0.9, labels, random_ids))
     slot = np.arange(len(row)) - np.searchsorted(row, row)  # k-th masked position of its row
@@ -174,22 +226,23 @@ def features(tokens: np.ndarray, spans: Spans, cfg: DataConfig, vocab: Vocab, rn
     positions[row, slot], label_ids[row, slot], weights[row, slot] = col, labels, 1.0
     return {"input_ids": shown,
             "input_mask": real.astype(np.int32),
-            "segment_ids": (real & (pos > la[:, None] + 1)).astype(np.int32),
+            "segment_ids": (real & (pos > a_len[:, None] + 1)).astype(np.int32),
             "masked_lm_positions": positions,
             "masked_lm_ids": label_ids,
             "masked_lm_weights": weights,
-            "next_sentence_labels": spans.random_next.astype(np.int32)[:, None]}
+            "next_sentence_labels": np.asarray(random_next).astype(np.int32).reshape(-1, 1)}
 
 
-def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: DataConfig, vocab: Vocab,
-                  rng: np.random.Generator) -> np.ndarray:
+def choose_masked(ids: np.ndarray, length: np.ndarray, cfg: DataConfig, vocab: Vocab, keys: np.ndarray) -> np.ndarray:
     """Which positions to predict: Google's greedy pass over the candidates (words, with whole-word
-    masking) in random order, taking each that still fits under num_to_predict."""
+    masking) in random order — the order of `keys` (uniforms [rows, n]; a word's key is its first
+    piece's) — taking each that still fits under num_to_predict."""
     rows, n = ids.shape
+    real = np.arange(n)[None, :] < length[:, None]
     cand = real & (ids != vocab.cls_id) & (ids != vocab.sep_id)
     target = np.minimum(cfg.max_predictions_per_seq, np.maximum(1, np.rint(length * cfg.masked_lm_prob))).astype(np.int64)
     if not cfg.do_whole_word_mask:  # every candidate a word of one token: the first `target` in random order
-        keys = np.where(cand, rng.random((rows, n), dtype=np.float32), 2.0)
+        keys = np.where(cand, keys, 2.0)
         k = cfg.max_predictions_per_seq  # at least every row's target
         smallest = np.argpartition(keys, k - 1, axis=1)[:, :k]
         in_order = np.take_along_axis(smallest, np.argsort(np.take_along_axis(keys, smallest, 1), axis=1), 1)
@@ -200,7 +253,7 @@ def choose_masked(ids: np.ndarray, real: np.ndarray, length: np.ndarray, cfg: Da
     word_start = np.maximum.accumulate(np.where(start, np.arange(n), 0), axis=1)  # per candidate
     flat_word = (np.arange(rows)[:, None] * n + word_start)[cand]
     size = np.bincount(flat_word, minlength=rows * n).reshape(rows, n)  # at each word's start
-    order = np.argsort(np.where(start, rng.random((rows, n), dtype=np.float32), 2.0), axis=1)
+    order = np.argsort(np.where(start, keys, 2.0), axis=1)
     sizes = np.take_along_axis(np.where(start, size, n + 1), order, 1)  # words in random order
     total = np.zeros(rows, np.int64)
     taken = np.zeros((rows, n), bool)

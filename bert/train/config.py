@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from bert.config import BertConfig, ConfigError, from_dict, merge, parse_overrides, read_mapping
+from bert.data.config import MASKINGS
 from bert.device import CHOICES as DEVICES
 from bert.device_settings import HALF, JIT_LEVELS, MEMORY_SIZE, check_precision
 from bert.glue.tasks import load_task
@@ -153,7 +154,10 @@ class PretrainConfig(RunConfig):
     eval_data: str | None = None  # held-out MindRecord shard(s), evaluated each epoch end / eval_steps
     output_dir: str = "outputs/pretrain"
     max_seq_length: int = 128  # of the examples in `data`
-    max_predictions_per_seq: int = 20  # of the examples in `data`
+    max_predictions_per_seq: int = 20  # of the examples in `data` (a dynamic corpus: masked positions at most)
+    masking: str = "auto"  # auto: the corpus's | static: masked by the data stage | dynamic: masked here every epoch
+    masked_lm_prob: float = 0.15  # dynamic masking: share of an instance's tokens to predict
+    whole_word_mask: bool = False  # dynamic masking: all WordPieces of a word together
     eval_batches: int = 50  # global batches of eval_data per evaluation
 
     @property
@@ -164,6 +168,10 @@ class PretrainConfig(RunConfig):
         super().validate()
         _at_least_one(self, "max_seq_length", "max_predictions_per_seq", "eval_batches")
         self.check_seq_length("max_seq_length")
+        if self.masking not in ("auto", *MASKINGS):
+            raise ConfigError(f"masking {self.masking!r} is not one of auto, {', '.join(MASKINGS)}")
+        if not 0.0 < self.masked_lm_prob < 1.0:
+            raise ConfigError(f"masked_lm_prob must be in (0, 1), got {self.masked_lm_prob}")
 
 
 @dataclasses.dataclass

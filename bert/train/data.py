@@ -5,12 +5,16 @@ step (the cursor is just the step)."""
 # stages import this module and check their data before MindSpore loads.
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 
-from bert.data.mindrecord import COLUMNS, shard_files
+from bert.data.config import DataConfig
+from bert.data.mindrecord import COLUMNS, LAYOUTS, STATIC, shard_files
+from bert.data.pretraining import Vocab, dynamic_features, id_dtype
 from bert.data.shards import MANIFEST
 
 
@@ -26,19 +30,28 @@ def resolve_files(path: str | Path) -> list[Path]:
     return files
 
 
+@dataclasses.dataclass
+class Corpus:
+    """Checked pretraining shards: how many rows, and how they are masked (bert.data.mindrecord.LAYOUTS)."""
+
+    files: list[Path]
+    rows: int
+    masking: str  # static | dynamic
+    params: dict  # the data stage's manifest params ({} for shards without a manifest)
+
+
 def check_files(files: list[Path], max_seq_length: int, max_predictions: int, vocab_size: int,
-                sample_rows: int = 256) -> int:
+                sample_rows: int = 256) -> Corpus:
     """Columns, lengths and token ids checked up front (an id ≥ vocab_size otherwise shows up as
-    NaN or a Gather error hours later); returns the total row count."""
+    NaN or a Gather error hours later)."""
     from mindspore.mindrecord import FileReader
 
     manifest = files[0].parent / MANIFEST
-    if manifest.is_file():
-        params = json.loads(manifest.read_text())["params"]
-        if params.get("vocab_size", 0) > vocab_size:
-            raise DataFeedError(f"data was made with a vocab of {params['vocab_size']} tokens, "
-                                f"the model has vocab_size {vocab_size}")
-    rows = 0
+    params = json.loads(manifest.read_text())["params"] if manifest.is_file() else {}
+    if params.get("vocab_size", 0) > vocab_size:
+        raise DataFeedError(f"data was made with a vocab of {params['vocab_size']} tokens, "
+                            f"the model has vocab_size {vocab_size}")
+    rows, maskings = 0, set()
     for file in files:
         try:
             reader = FileReader(str(file))
@@ -46,25 +59,48 @@ def check_files(files: list[Path], max_seq_length: int, max_predictions: int, vo
             raise DataFeedError(f"{file} is not a readable MindRecord file: {str(exc).splitlines()[0]}") from None
         try:
             schema = reader.schema()
-            missing = [c for c in COLUMNS if c not in schema]
-            if missing:
-                raise DataFeedError(f"{file} lacks the columns {', '.join(missing)}")
+            layout = next((lay for lay in LAYOUTS.values() if set(lay.columns) <= set(schema)), None)
+            if layout is None:
+                raise DataFeedError(f"{file} lacks the columns {', '.join(c for c in COLUMNS if c not in schema)}")
+            maskings.add(layout.masking)
             rows += reader.len()
             for k, row in enumerate(reader.get_next()):
                 if k >= sample_rows:
                     break
-                if len(row["input_ids"]) != max_seq_length:
-                    raise DataFeedError(f"{file}: sequences are {len(row['input_ids'])} long, "
-                                        f"the config says max_seq_length {max_seq_length}")
-                if len(row["masked_lm_ids"]) != max_predictions:
-                    raise DataFeedError(f"{file}: {len(row['masked_lm_ids'])} predictions per sequence, "
-                                        f"the config says max_predictions_per_seq {max_predictions}")
-                top = max(int(np.max(row["input_ids"])), int(np.max(row["masked_lm_ids"])))
-                if top >= vocab_size:
-                    raise DataFeedError(f"{file}: token id {top} is outside the model's vocab_size {vocab_size}")
+                if layout is STATIC:
+                    check_static_row(file, row, max_seq_length, max_predictions, vocab_size)
+                else:
+                    check_dynamic_row(file, row, max_seq_length, vocab_size, params)
         finally:
             reader.close()
-    return rows
+    if len(maskings) > 1:
+        raise DataFeedError(f"{files[0].parent} mixes static and dynamic shards")
+    return Corpus(files, rows, maskings.pop(), params)
+
+
+def check_static_row(file: Path, row: dict, max_seq_length: int, max_predictions: int, vocab_size: int) -> None:
+    if len(row["input_ids"]) != max_seq_length:
+        raise DataFeedError(f"{file}: sequences are {len(row['input_ids'])} long, "
+                            f"the config says max_seq_length {max_seq_length}")
+    if len(row["masked_lm_ids"]) != max_predictions:
+        raise DataFeedError(f"{file}: {len(row['masked_lm_ids'])} predictions per sequence, "
+                            f"the config says max_predictions_per_seq {max_predictions}")
+    top = max(int(np.max(row["input_ids"])), int(np.max(row["masked_lm_ids"])))
+    if top >= vocab_size:
+        raise DataFeedError(f"{file}: token id {top} is outside the model's vocab_size {vocab_size}")
+
+
+def check_dynamic_row(file: Path, row: dict, max_seq_length: int, vocab_size: int, params: dict) -> None:
+    if "vocab_size" not in params:
+        raise DataFeedError(f"{file} is a dynamic shard without its folder's {MANIFEST}: the data stage writes it")
+    made_for = params.get("max_seq_length")
+    if made_for != max_seq_length:
+        raise DataFeedError(f"{file}: instances made for max_seq_length {made_for}, "
+                            f"the config says max_seq_length {max_seq_length}")
+    ids = np.frombuffer(bytes(row["tokens"]), id_dtype(params["vocab_size"]))
+    if len(ids) > max_seq_length or int(ids.max(initial=0)) >= vocab_size:
+        raise DataFeedError(f"{file}: an instance of {len(ids)} tokens with ids up to {int(ids.max(initial=0))} "
+                            f"does not fit max_seq_length {max_seq_length} and vocab_size {vocab_size}")
 
 
 class StepOrder:
@@ -114,12 +150,16 @@ class StepOrder:
 
 
 class PretrainingFeed(StepOrder):
-    """StepOrder over MindRecord shards, read by mindspore.dataset with explicit columns."""
+    """StepOrder over MindRecord shards, read by mindspore.dataset with explicit columns. A dynamic
+    corpus's rows are masked here (`masks`: the masking parameters and the vocab's special ids), as
+    a function of (seed, epoch, row): the same for any world size, accumulation or resume step."""
 
-    def __init__(self, files, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
-                 num_rows: int, shuffle: bool = True):
-        super().__init__(num_rows, batch_size, accumulation, rank, world, seed, shuffle)
-        self.files = [str(f) for f in files]
+    def __init__(self, corpus: Corpus, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
+                 shuffle: bool = True, masks: tuple[DataConfig, Vocab] | None = None):
+        super().__init__(corpus.rows, batch_size, accumulation, rank, world, seed, shuffle)
+        self.files, self.masking, self.masks = [str(f) for f in corpus.files], corpus.masking, masks
+        if self.masking == "dynamic" and masks is None:
+            raise DataFeedError("a dynamic corpus needs its masking parameters and vocab")
 
     def epoch(self, epoch: int, start_step: int = 0):
         """This rank's micro-batches (column name → array) of steps start_step, … of `epoch`."""
@@ -128,9 +168,23 @@ class PretrainingFeed(StepOrder):
         indices = self.rank_indices(epoch, start_step)
         if len(indices) == 0:
             return
-        dataset = ds.MindDataset(self.files, columns_list=list(COLUMNS), sampler=ds.SubsetSampler(indices.tolist()))
-        dataset = dataset.batch(self.batch_size, drop_remainder=True)
-        yield from self.group(dataset.create_dict_iterator(output_numpy=True, num_epochs=1))
+        columns = LAYOUTS[self.masking].columns
+        dataset = ds.MindDataset(self.files, columns_list=list(columns), sampler=ds.SubsetSampler(indices.tolist()))
+        if self.masking == "static":
+            dataset = dataset.batch(self.batch_size, drop_remainder=True)
+            yield from self.group(dataset.create_dict_iterator(output_numpy=True, num_epochs=1))
+            return
+        rows = dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)
+        batches = (self.masked(list(itertools.islice(rows, self.batch_size)), indices[s:s + self.batch_size], epoch)
+                   for s in range(0, len(indices) - self.batch_size + 1, self.batch_size))
+        yield from self.group(batches)
+
+    def masked(self, rows: list, indices: np.ndarray, epoch: int) -> dict[str, np.ndarray]:
+        """One micro-batch of a dynamic corpus's rows (tokens, a_length, next_sentence_labels), masked."""
+        cfg, vocab = self.masks
+        tokens, a_length, next_sentence = zip(*rows)
+        return dynamic_features([t.tobytes() for t in tokens], np.concatenate(a_length), np.concatenate(next_sentence),
+                                indices, epoch, self.seed, cfg, vocab)
 
 
 class ArrayFeed(StepOrder):
