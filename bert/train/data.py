@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bert import counter
 from bert.data.config import DataConfig
 from bert.data.mindrecord import COLUMNS, LAYOUTS, STATIC, shard_files
 from bert.data.pretraining import Vocab, dynamic_features, id_dtype
@@ -103,26 +104,85 @@ def check_dynamic_row(file: Path, row: dict, max_seq_length: int, vocab_size: in
                             f"does not fit max_seq_length {max_seq_length} and vocab_size {vocab_size}")
 
 
+class BlockPermutation:
+    """A seeded bijection of [0, n), computed per position: O(1) memory and start time for any n.
+    Blocks of `block` consecutive rows come in a random order (a Feistel network over the block
+    numbers), each block's rows in a random order of their own, so that the rows a step reads lie
+    in runs of `block` contiguous rows of a shard; positions that the padded domain sends past n
+    walk their cycle until they land inside it (cycle walking)."""
+
+    ROUNDS = 4
+
+    def __init__(self, n: int, block: int, seed: int, epoch: int):
+        self.n, self.block = n, block
+        self.blocks = -(-n // block)
+        self.key = counter.key(seed, epoch)
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        rows = self._composite(np.asarray(positions, np.int64))
+        while (outside := rows >= self.n).any():
+            rows[outside] = self._composite(rows[outside])
+        return rows
+
+    def _composite(self, positions: np.ndarray) -> np.ndarray:
+        block, offset = np.divmod(positions, self.block)
+        new_block = feistel(block, self.blocks, self.key)
+        return new_block * self.block + feistel(offset, self.block, counter.mix32_np(self.key ^ block.astype(np.uint32)))
+
+
+def feistel(x: np.ndarray, n: int, keys) -> np.ndarray:
+    """A bijection of [0, n) (per-element `keys`, or one key): a balanced Feistel network over the
+    smallest even number of bits holding n, with cycle walking."""
+    half = max(1, (int(n - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    keys = np.broadcast_to(np.asarray(keys, np.uint32), np.shape(x))
+
+    def rounds(values: np.ndarray, k: np.ndarray) -> np.ndarray:
+        hi, lo = values.astype(np.uint64) >> np.uint64(half), values.astype(np.uint64) & mask
+        for r in range(BlockPermutation.ROUNDS):
+            f = counter.mix32_np(k ^ counter.mix32_np(lo.astype(np.uint32) ^ np.uint32(r * 0x9E3779B9 & 0xFFFFFFFF)))
+            hi, lo = lo, hi ^ (f.astype(np.uint64) & mask)
+        return ((hi << np.uint64(half)) | lo).astype(np.int64)
+
+    out = rounds(np.asarray(x, np.int64), keys)
+    while (outside := out >= n).any():
+        out[outside] = rounds(out[outside], keys[outside])
+    return out
+
+
 class StepOrder:
-    """Step s of epoch e takes rows perm_e[s·G : (s+1)·G] (G = batch × accumulation × world, perm_e
-    a permutation seeded by seed + e); rank r gets every W-th of them, cut into micro-batches.
-    Any world size and accumulation that keep G therefore see the same rows in every step."""
+    """Step s of epoch e takes the rows at positions s·G … (s+1)·G − 1 of the epoch's order (G = batch ×
+    accumulation × world; the order a permutation seeded by seed + e); rank r gets every W-th of
+    them, cut into micro-batches. Any world size and accumulation that keep G therefore see the same
+    rows in every step. `block` > 0: the order is a BlockPermutation, computed a few steps at a time
+    (corpora of any size); 0: numpy's permutation of all rows, made at every epoch start (task sets)."""
 
     def __init__(self, num_rows: int, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
-                 shuffle: bool = True):
+                 shuffle: bool = True, block: int = 0):
         self.batch_size, self.accumulation = batch_size, accumulation
-        self.rank, self.world, self.seed, self.shuffle = rank, world, seed, shuffle
+        self.rank, self.world, self.seed, self.shuffle, self.block = rank, world, seed, shuffle, block
         self.global_batch = batch_size * accumulation * world
         self.num_rows = num_rows
         self.steps_per_epoch = num_rows // self.global_batch
         if self.steps_per_epoch == 0:
             raise DataFeedError(f"{num_rows} rows are fewer than one global batch of {self.global_batch}")
 
+    def order(self, epoch: int):
+        """positions → rows of `epoch`'s order."""
+        if not self.shuffle:
+            return lambda positions: np.asarray(positions, np.int64)
+        if self.block:
+            return BlockPermutation(self.num_rows, self.block, self.seed, epoch)
+        return np.random.default_rng([self.seed, epoch]).permutation(self.num_rows).__getitem__
+
+    def rank_rows(self, order, steps: range) -> np.ndarray:
+        """This rank's rows of `steps`, step by step, each in slot order (r, r + W, …)."""
+        slots = np.arange(self.rank, self.global_batch, self.world)
+        positions = np.asarray(steps, np.int64)[:, None] * self.global_batch + slots[None, :]
+        return order(positions.reshape(-1))
+
     def rank_indices(self, epoch: int, start_step: int = 0) -> np.ndarray:
-        order = (np.random.default_rng([self.seed, epoch]).permutation(self.num_rows) if self.shuffle
-                 else np.arange(self.num_rows))
-        steps = order[: self.steps_per_epoch * self.global_batch].reshape(self.steps_per_epoch, self.global_batch)
-        return steps[start_step:, self.rank::self.world].reshape(-1)
+        return self.rank_rows(self.order(epoch), range(start_step, self.steps_per_epoch))
 
     def dropout_keys(self, step: int) -> list[np.ndarray]:
         """This rank's micro-batches' dropout keys at `step`: each example's key follows from its
@@ -154,30 +214,37 @@ class PretrainingFeed(StepOrder):
     corpus's rows are masked here (`masks`: the masking parameters and the vocab's special ids), as
     a function of (seed, epoch, row): the same for any world size, accumulation or resume step."""
 
+    CHUNK_ROWS = 1 << 16  # rows per MindDataset: the index list handed to its sampler stays this small
+
     def __init__(self, corpus: Corpus, batch_size: int, accumulation: int, rank: int, world: int, seed: int,
-                 shuffle: bool = True, masks: tuple[DataConfig, Vocab] | None = None):
-        super().__init__(corpus.rows, batch_size, accumulation, rank, world, seed, shuffle)
+                 shuffle: bool = True, masks: tuple[DataConfig, Vocab] | None = None, block: int = 16):
+        super().__init__(corpus.rows, batch_size, accumulation, rank, world, seed, shuffle, block)
         self.files, self.masking, self.masks = [str(f) for f in corpus.files], corpus.masking, masks
         if self.masking == "dynamic" and masks is None:
             raise DataFeedError("a dynamic corpus needs its masking parameters and vocab")
 
     def epoch(self, epoch: int, start_step: int = 0):
-        """This rank's micro-batches (column name → array) of steps start_step, … of `epoch`."""
+        """This rank's micro-batches (column name → array) of steps start_step, … of `epoch`, read
+        CHUNK_ROWS rows at a time: memory and start time do not grow with the corpus."""
+        order = self.order(epoch)
+        per_chunk = max(1, self.CHUNK_ROWS // (self.batch_size * self.accumulation))
+        for first in range(start_step, self.steps_per_epoch, per_chunk):
+            rows = self.rank_rows(order, range(first, min(first + per_chunk, self.steps_per_epoch)))
+            yield from self.group(self.batches(rows, epoch))
+
+    def batches(self, rows: np.ndarray, epoch: int):
+        """Micro-batches of `rows` (a multiple of batch_size), in that order."""
         import mindspore.dataset as ds
 
-        indices = self.rank_indices(epoch, start_step)
-        if len(indices) == 0:
-            return
-        columns = LAYOUTS[self.masking].columns
-        dataset = ds.MindDataset(self.files, columns_list=list(columns), sampler=ds.SubsetSampler(indices.tolist()))
+        dataset = ds.MindDataset(self.files, columns_list=list(LAYOUTS[self.masking].columns),
+                                 sampler=ds.SubsetSampler(rows.tolist()))
         if self.masking == "static":
-            dataset = dataset.batch(self.batch_size, drop_remainder=True)
-            yield from self.group(dataset.create_dict_iterator(output_numpy=True, num_epochs=1))
+            yield from dataset.batch(self.batch_size, drop_remainder=True).create_dict_iterator(output_numpy=True,
+                                                                                               num_epochs=1)
             return
-        rows = dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)
-        batches = (self.masked(list(itertools.islice(rows, self.batch_size)), indices[s:s + self.batch_size], epoch)
-                   for s in range(0, len(indices) - self.batch_size + 1, self.batch_size))
-        yield from self.group(batches)
+        read = dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)
+        for start in range(0, len(rows), self.batch_size):
+            yield self.masked(list(itertools.islice(read, self.batch_size)), rows[start:start + self.batch_size], epoch)
 
     def masked(self, rows: list, indices: np.ndarray, epoch: int) -> dict[str, np.ndarray]:
         """One micro-batch of a dynamic corpus's rows (tokens, a_length, next_sentence_labels), masked."""
