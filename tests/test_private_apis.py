@@ -62,8 +62,8 @@ def test_a_dynamic_corpus_shard_is_the_filewriters_own_too(tmp_path):
     (tmp_path / "bulk").mkdir(), (tmp_path / "public").mkdir()
     assert mindrecord_writer.write_shard(tmp_path / "bulk" / "x.mindrecord", [batch], mindrecord.DYNAMIC) == 5
     writer = FileWriter(str(tmp_path / "public" / "x.mindrecord"))
-    writer.set_page_size(1 << 20)
-    writer.set_header_size(1 << 20)
+    writer.set_page_size(mindrecord.DYNAMIC.page_size)  # 64 KB
+    writer.set_header_size(mindrecord.DYNAMIC.header_size(0))  # 64 KB, the least
     writer.add_schema(mindrecord.DYNAMIC.schema, mindrecord.DYNAMIC.name)
     writer.write_raw_data([{k: batch[k][i] for k in batch} for i in range(5)])
     writer.commit()

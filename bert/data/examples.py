@@ -90,7 +90,9 @@ def write_examples_shard(text_path: Path, output: Path, vocab_file: Path, cfg: D
                 stats["masked_tokens"] += int(columns["masked_lm_weights"].sum())
                 yield columns
 
-    write_shard(output, batches(), LAYOUTS[cfg.masking])
+    # rows hold at most every token twice per pass (a random next segment re-reads one), 4 bytes each
+    write_shard(output, batches(), LAYOUTS[cfg.masking], data_bytes=8 * len(docs.tokens) * cfg.dupes
+                + 64 * len(docs.starts) * cfg.dupes)
     shards.write_stats(output, stats)
     return stats
 

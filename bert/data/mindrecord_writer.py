@@ -49,9 +49,11 @@ def mindrecord_binding():
     return sys.modules[name]
 
 
-def write_shard(path: str | os.PathLike, batches: Iterable[dict], layout: Layout = STATIC) -> int:
+def write_shard(path: str | os.PathLike, batches: Iterable[dict], layout: Layout = STATIC,
+                data_bytes: int = 0) -> int:
     """Write batches of columns (one row per instance; a bytes column is a list of bytes) of the
-    corpus `layout` into `path` (+ its `.db` index); returns the row count.
+    corpus `layout` into `path` (+ its `.db` index); returns the row count. `data_bytes`: an upper
+    bound of the rows' bytes, which sizes the header (Layout.header_size).
 
     The steps of MindSpore's FileWriter (schema, header and page size, rows, commit, index), on
     its C++ writer (`mindrecord_binding`); rows go in bulk, merged in numpy (`row_blobs`).
@@ -71,8 +73,8 @@ def write_shard(path: str | os.PathLike, batches: Iterable[dict], layout: Layout
     writer = ms.ShardWriter()
     rows = 0
     try:
-        check(writer.set_page_size(1 << 20), "set the page size")  # the 32 MB default pads small shards
-        check(writer.set_header_size(1 << 20), "set the header size")  # 16 MB default; 1 MB: ~5000 pages
+        check(writer.set_page_size(layout.page_size), "set the page size")  # the 32 MB default pads small shards
+        check(writer.set_header_size(layout.header_size(data_bytes)), "set the header size")  # default 16 MB
         check(writer.open([tmp], False, True), f"open {tmp}")
         check(writer.set_shard_header(header), "set the header")
         for columns in batches:
