@@ -215,13 +215,18 @@ class BertLMPredictionHead(nn.Cell):
 
 
 class BertPreTrainingHeads(nn.Cell):
-    def __init__(self, config: BertConfig):
+    """The MLM head, and the NSP head unless `next_sentence` is false (MLM-only pretraining)."""
+
+    def __init__(self, config: BertConfig, next_sentence: bool = True):
         super().__init__()
         self.predictions = BertLMPredictionHead(config)
-        self.seq_relationship = _dense(config, config.hidden_size, 2)
+        self.seq_relationship = _dense(config, config.hidden_size, 2) if next_sentence else None
 
     def construct(self, sequence_output, pooled_output, embedding_table):
-        return self.predictions(sequence_output, embedding_table), self.seq_relationship(pooled_output)
+        return self.predictions(sequence_output, embedding_table), self.nsp(pooled_output)
+
+    def nsp(self, pooled_output):
+        return None if self.seq_relationship is None else self.seq_relationship(pooled_output)
 
 
 def gather_positions(sequence_output, positions):
@@ -233,17 +238,19 @@ def gather_positions(sequence_output, positions):
 
 
 class BertForPreTraining(nn.Cell):
-    """BERT + MLM head (tied decoder) + NSP head → (mlm_logits, nsp_logits).
+    """BERT + MLM head (tied decoder) + NSP head → (mlm_logits, nsp_logits); with `next_sentence`
+    false there is no NSP head and nsp_logits is None (MLM only, RoBERTa's recipe).
 
     With `masked_lm_positions` [B,P] the MLM head runs only at those positions (Google's way:
     [B,P,V] logits instead of [B,S,V]); without it, at every position.
     """
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, next_sentence: bool = True):
         super().__init__()
         self.config = config
+        self.next_sentence = next_sentence
         self.bert = BertModel(config)
-        self.cls = BertPreTrainingHeads(config)
+        self.cls = BertPreTrainingHeads(config, next_sentence)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None,
                   dropout=None):
@@ -254,13 +261,13 @@ class BertForPreTraining(nn.Cell):
 
     def mlm_nll(self, input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids,
                 dropout=None):
-        """The training path: (MLM nll [B·P], predicted ids [B·P], NSP logits [B, 2]), the MLM head at the
-        masked positions only and without [B·P, V] logits (`layers.OutputNLL`)."""
+        """The training path: (MLM nll [B·P], predicted ids [B·P], NSP logits [B, 2] or None), the MLM
+        head at the masked positions only and without [B·P, V] logits (`layers.OutputNLL`)."""
         sequence_output, pooled_output = self.bert(input_ids, token_type_ids, attention_mask, dropout)
         hidden = gather_positions(sequence_output, masked_lm_positions)
         table = self.bert.embeddings.word_embeddings.embedding_table
         nll, predicted = self.cls.predictions.nll(hidden, table, masked_lm_ids)
-        return nll, predicted, self.cls.seq_relationship(pooled_output)
+        return nll, predicted, self.cls.nsp(pooled_output)
 
 
 class BertForSequenceClassification(nn.Cell):

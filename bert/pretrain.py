@@ -55,7 +55,7 @@ class Pretraining(Task):
         self.feed = PretrainingFeed(corpus, cfg.train_batch_size, cfg.accumulation_steps, run.rank, run.world,
                                     cfg.seed, masks=self.masks)
         self.eval_corpus = eval_corpus
-        self.model = BertForPreTraining(self.bert_config)
+        self.model = BertForPreTraining(self.bert_config, cfg.next_sentence)
         self.loss_net = PretrainingLoss(self.model)
         if run.latest is None and cfg.init:
             source = resolve_init(Path(cfg.init))
@@ -72,14 +72,17 @@ class Pretraining(Task):
     def train_metrics(self, sums, counts):
         mlm_sum, nsp_sum, mlm_correct, nsp_correct = sums
         masked, examples = max(counts[0], 1e-5), self.feed.global_batch
-        return {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
-                "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
+        metrics = {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
+                   "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
+        return metrics if self.cfg.next_sentence else {k: v for k, v in metrics.items() if not k.startswith("nsp")}
 
     def step_flops(self, global_batch):
         return pretraining_step_flops(self.bert_config, self.cfg.max_seq_length, self.cfg.max_predictions_per_seq,
                                       global_batch)
 
     def log_fields(self, step, avg):
+        if not self.cfg.next_sentence:
+            return f"loss: {avg['loss']:.6f}, masked_lm_loss: {avg['mlm_loss']:.6f}, mlm_acc: {avg['mlm_accuracy']:.4f}"
         return (f"loss: {avg['loss']:.6f}, masked_lm_loss: {avg['mlm_loss']:.6f}, "
                 f"next_sentence_loss: {avg['nsp_loss']:.6f}, mlm_acc: {avg['mlm_accuracy']:.4f}, "
                 f"nsp_acc: {avg['nsp_accuracy']:.4f}")
@@ -103,6 +106,8 @@ class Pretraining(Task):
         results = {"mlm_loss": mlm_sum / masked, "nsp_loss": nsp_sum / examples,
                    "loss": mlm_sum / masked + nsp_sum / examples,
                    "mlm_accuracy": mlm_correct / masked, "nsp_accuracy": nsp_correct / examples}
+        if not cfg.next_sentence:
+            results = {k: v for k, v in results.items() if not k.startswith("nsp")}
         if run.rank == 0:
             print(f"eval (step {step}): " + ", ".join(f"{k}: {v:.4f}" for k, v in results.items()), flush=True)
         return {f"eval/{k}": v for k, v in results.items()}
@@ -133,6 +138,10 @@ def check_corpus(cfg: PretrainConfig, path: str, vocab_size: int) -> Corpus:
         made = "unmasked rows (masking=dynamic)" if corpus.masking == "dynamic" else "masked instances"
         raise DataFeedError(f"masking={cfg.masking} was asked of {path}, which holds {made}: remake the data with "
                             f"masking={cfg.masking} or pass masking={corpus.masking}")
+    pairs = corpus.params.get("next_sentence", True)
+    if cfg.next_sentence and not pairs:
+        raise DataFeedError(f"next_sentence=true was asked of {path}, an MLM-only corpus (no sentence pairs): "
+                            f"pass next_sentence=false")
     if corpus.masking == "dynamic":
         if not cfg.vocab:
             raise DataFeedError(f"{path} is a dynamic corpus: pass vocab=PATH (its special ids place the masks)")

@@ -206,3 +206,71 @@ def test_bad_masking_input_is_one_line(wiki_8k, wiki_8k_dynamic, tmp_path, case,
     run = run_module("bert.pretrain", *args, *extra)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_any_masking_rate_in_0_1_is_drawn_exactly(instances):
+    cols = masked(instances, masked_lm_prob=0.3, max_predictions_per_seq=40)
+    length = cols["input_mask"].sum(1)
+    np.testing.assert_array_equal(cols["masked_lm_weights"].sum(1), np.minimum(40, np.maximum(1, np.rint(length * 0.3))))
+
+
+# ---------------------------------------------------------------- MLM only (next_sentence=false)
+
+
+def test_mlm_only_instances_are_whole_sentences_of_one_document(instances):
+    from bert.data.pretraining import pack_single
+
+    cfg = DataConfig(max_seq_length=SEQ, next_sentence=False)
+    tokenizer, vocab = load_vocab(assets.uncased_vocab(), None)
+    docs = read_documents(sorted(instances["text"].glob("*.txt"))[0], tokenizer)
+    spans = pack_single(docs, list(range(len(docs))), cfg)
+    assert (spans.a_len <= SEQ - 2).all() and (spans.b_len == 0).all() and not spans.random_next.any()
+    starts = np.array(docs.starts)
+    doc_end = {starts[docs.first[d + 1]] for d in range(len(docs))}
+    ends = spans.a + spans.a_len
+    whole = np.isin(spans.a, starts) & (np.isin(ends, starts) | (spans.a_len == SEQ - 2))
+    assert whole.all()  # segments start and end at sentence boundaries (an over-long sentence is cut)
+    for a, end in zip(spans.a, ends):  # never across a document boundary
+        assert not any(a < e < end for e in doc_end)
+    covered = spans.a_len.sum()
+    assert covered >= 0.98 * len(docs.tokens)  # every token once per pass, but for cut sentences
+    columns = features(docs.tokens, spans, cfg, vocab, np.random.default_rng(0))
+    assert (columns["segment_ids"] == 0).all() and (columns["next_sentence_labels"] == 0).all()
+    length = columns["input_mask"].sum(1)
+    assert (columns["input_ids"][np.arange(len(length)), length - 1] == vocab.sep_id).all()
+    assert (originals(columns) == vocab.sep_id).sum(1).tolist() == [1] * len(length)  # [CLS] X [SEP]
+
+
+@pytest.fixture(scope="module")
+def mlm_only(wiki_8k, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlm-only")
+    run = run_module("bert.data.examples", "--input", wiki_8k["text"], "--vocab", wiki_8k["vocab"], "--output", out,
+                     "max_seq_length=64", "max_predictions_per_seq=10", "masking=dynamic", "next_sentence=false")
+    assert run.returncode == 0, run.stderr
+    return {"examples": out, "vocab": wiki_8k["vocab"]}
+
+
+def test_mlm_only_pretrains_without_an_nsp_head_and_its_checkpoint_finetunes(mlm_only, tmp_path):
+    from safetensors.numpy import load_file
+
+    from bert.glue.sst2_demo import write_demo
+
+    run = run_module("bert.pretrain", *dynamic_args(mlm_only, tmp_path / "pre", "next_sentence=false"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "next_sentence_loss" not in run.stdout and "masked_lm_loss" in run.stdout
+    weights = load_file(str(tmp_path / "pre" / "checkpoints" / f"step_{STEPS:08d}" / "model.safetensors"))
+    assert "cls.predictions.bias" in weights and not [k for k in weights if "seq_relationship" in k]
+    data = write_demo(tmp_path / "sst2", train=64, dev=32, test=8)
+    tuned = run_module("bert.finetune", "--config", REPO / "configs" / "finetune_sst2.yaml",
+                       f"init={tmp_path / 'pre' / 'checkpoints'}", f"vocab={mlm_only['vocab']}", f"data_dir={data}",
+                       "model.name=L2-H128", "model.vocab_size=null", "epochs=1", "max_length=64",
+                       f"output_dir={tmp_path / 'ft'}", f"log_dir={tmp_path / 'logs'}")
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    assert f"initialised encoder from {tmp_path / 'pre' / 'checkpoints'}" in tuned.stdout
+    assert json.loads((tmp_path / "ft" / "results.json").read_text())["best_step"] > 0
+
+
+def test_sentence_pairs_asked_of_an_mlm_only_corpus_is_one_line(mlm_only, tmp_path):
+    run = run_module("bert.pretrain", *dynamic_args(mlm_only, tmp_path))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "next_sentence=true was asked of" in run.stderr and "an MLM-only corpus" in run.stderr

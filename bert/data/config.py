@@ -25,6 +25,7 @@ class DataConfig:
     random_seed: int = 12345  # with the shard's name, seeds every draw: same input, same bytes
     do_whole_word_mask: bool = False  # mask all WordPieces of a word together
     do_lower_case: bool | None = None  # None: follow the vocab's casing
+    next_sentence: bool = True  # false: MLM only — one segment of whole sentences per instance (RoBERTa's DOC-SENTENCES), no NSP
     masking: str = "static"  # static: masks drawn here, once (Google's corpus); dynamic: unmasked compact rows, masks drawn by the feed every epoch
     shard_bytes: int = 1_000_000  # extracted text per shard (wikiextractor --bytes) = one array task
     heading_max_words: int = 6  # a line this short ending in "." is a section heading: dropped

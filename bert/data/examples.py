@@ -81,7 +81,7 @@ def write_examples_shard(text_path: Path, output: Path, vocab_file: Path, cfg: D
             for start in range(0, len(spans), WRITE_BATCH):
                 part = spans[start:start + WRITE_BATCH]
                 stats["instances"] += len(part)
-                stats["tokens"] += int((part.a_len + part.b_len + 3).sum())
+                stats["tokens"] += int((part.a_len + part.b_len + 3 - (part.b_len == 0)).sum())
                 stats["random_next"] += int(part.random_next.sum())
                 if cfg.masking == "dynamic":
                     yield unmasked(docs.tokens, part, cfg, vocab)

@@ -122,6 +122,25 @@ def pack(docs: Documents, order: list[int], cfg: DataConfig, rng: random.Random)
     return Spans(a, a_len, b, b_len, random_next.astype(bool))
 
 
+def pack_single(docs: Documents, order: list[int], cfg: DataConfig) -> Spans:
+    """MLM-only instances: each document's sentences packed in order into segments of at most
+    max_seq_length - 2 tokens ([CLS] X [SEP]), never across documents; a longer sentence alone is
+    cut at that length."""
+    starts, first, limit = docs.starts, docs.first, cfg.max_seq_length - 2
+    rows = []
+    for d in order:
+        chunk = first[d]
+        for i in range(first[d], first[d + 1]):
+            if starts[i + 1] - starts[chunk] > limit and i > chunk:  # sentence i starts the next segment
+                rows.append((starts[chunk], starts[i] - starts[chunk]))
+                chunk = i
+        rows.append((starts[chunk], starts[first[d + 1]] - starts[chunk]))
+    a, a_len = np.array(rows, np.int64).reshape(-1, 2).T
+    a_len = np.minimum(a_len, limit)
+    zeros = np.zeros_like(a)
+    return Spans(a, a_len, a + a_len, zeros, zeros.astype(bool))
+
+
 def truncate(spans: Spans, max_num_tokens: int, rng: np.random.Generator) -> Spans:
     """Google's truncate_seq_pair in closed form: it trims the longer side one token at a time
     (B on ties), so the counts per side are fixed; each token comes off the front with p = 0.5."""
@@ -143,15 +162,19 @@ def dupe_passes(docs: Documents, cfg: DataConfig, seed: int) -> Iterator[Spans]:
     if not order:
         return
     for _ in range(cfg.dupes):
-        spans = truncate(pack(docs, order, cfg, rng), cfg.max_seq_length - 3, bulk)
+        if cfg.next_sentence:
+            spans = truncate(pack(docs, order, cfg, rng), cfg.max_seq_length - 3, bulk)
+        else:
+            spans = pack_single(docs, order, cfg)
         yield spans[bulk.permutation(len(spans))]
 
 
 def assemble(tokens: np.ndarray, spans: Spans, n: int, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    """[CLS] A [SEP] B [SEP] of each instance, padded to `n`: (ids int32 [rows, n], lengths)."""
+    """[CLS] A [SEP] B [SEP] of each instance ([CLS] A [SEP] without B: MLM only), padded to `n`:
+    (ids int32 [rows, n], lengths)."""
     pos = np.arange(n, dtype=np.int32)
     la, lb = spans.a_len.astype(np.int32), spans.b_len.astype(np.int32)
-    length = la + lb + 3
+    length = la + lb + 3 - (lb == 0)
     real = pos < length[:, None]
     # token k of A at position k + 1, of B at la + 2 + k
     source = np.where(pos <= la[:, None], (spans.a - 1).astype(np.int32)[:, None],

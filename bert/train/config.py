@@ -155,6 +155,7 @@ class PretrainConfig(RunConfig):
     output_dir: str = "outputs/pretrain"
     max_seq_length: int = 128  # of the examples in `data`
     max_predictions_per_seq: int = 20  # of the examples in `data` (a dynamic corpus: masked positions at most)
+    next_sentence: bool = True  # false: MLM only — the model has no NSP head (needs an MLM-only corpus)
     masking: str = "auto"  # auto: the corpus's | static: masked by the data stage | dynamic: masked here every epoch
     masked_lm_prob: float = 0.15  # dynamic masking: share of an instance's tokens to predict
     whole_word_mask: bool = False  # dynamic masking: all WordPieces of a word together

@@ -23,7 +23,8 @@ def token_nll(logits, labels):
 
 
 class PretrainingLoss(nn.Cell):
-    """MLM + NSP; metric sums (MLM nll, NSP nll, MLM correct, NSP correct)."""
+    """MLM + NSP (MLM alone for a model without the NSP head); metric sums (MLM nll, NSP nll, MLM
+    correct, NSP correct), the NSP ones 0 without the head."""
 
     def __init__(self, model):
         super().__init__(auto_prefix=False)  # keep the model's parameter names
@@ -34,11 +35,13 @@ class PretrainingLoss(nn.Cell):
         mlm_nll, mlm_predicted, nsp_logits = self.model.mlm_nll(input_ids, segment_ids, input_mask,
                                                                masked_lm_positions, masked_lm_ids, dropout)
         weights = masked_lm_weights.reshape(-1)
-        labels = next_sentence_labels.reshape(-1)
         mlm_sum = (mlm_nll * weights).sum()
+        mlm_correct = ((mlm_predicted == masked_lm_ids.reshape(-1)).astype(ms.float32) * weights).sum()
+        if nsp_logits is None:
+            return mlm_sum / mlm_denominator, (mlm_sum, mlm_sum * 0, mlm_correct, mlm_correct * 0)
+        labels = next_sentence_labels.reshape(-1)
         nsp_sum = token_nll(nsp_logits, labels).sum()
         loss = mlm_sum / mlm_denominator + nsp_sum / nsp_denominator
-        mlm_correct = ((mlm_predicted == masked_lm_ids.reshape(-1)).astype(ms.float32) * weights).sum()
         nsp_correct = (nsp_logits.argmax(-1) == labels).astype(ms.float32).sum()
         return loss, (mlm_sum, nsp_sum, mlm_correct, nsp_correct)
 
