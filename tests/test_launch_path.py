@@ -237,30 +237,42 @@ def test_a_worker_that_keeps_dying_stops_at_the_restart_limit(slurm, wiki_8k, do
                      r"not requeueing$", log, re.M), log[-3000:]
 
 
-def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, tmp_path):
-    """The template's own two commands: extraction as one task, then the examples as an array."""
+@pytest.mark.parametrize("door, masking", [("sbatch", "static"), ("submitit", "dynamic")])
+def test_prepare_data_array_gives_the_bytes_of_one_worker(slurm, wiki_8k, wiki_8k_dynamic, door, masking, tmp_path):
+    """Extraction as one task, then the examples as a two-task array: the template's own two
+    commands, or jobs/submit_prepare_data.py; a static corpus, or a dynamic one."""
     from bert import assets
 
     env = {**os.environ, **slurm.env, "PYTHON": sys.executable, "LOG_DIR": str(tmp_path / "jobs")}
     (tmp_path / "jobs").mkdir()
     common = ["--vocab", wiki_8k["vocab"], "--output", tmp_path, "shard_bytes=600000", "max_seq_length=64",
-              "max_predictions_per_seq=10", "dupe_factor=1"]
+              "max_predictions_per_seq=10", "dupe_factor=1", f"masking={masking}"]
+    if door == "sbatch":
+        def sbatch(*args, stages):
+            run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--output={tmp_path}/jobs/%x-%A_%a.out",
+                                  *map(str, args)], cwd=REPO, env={**env, "STAGES": stages}, capture_output=True,
+                                 text=True)
+            assert run.returncode == 0, run.stderr
+            return run.stdout.strip().split(";")[0]
 
-    def sbatch(*args, stages):
-        run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--output={tmp_path}/jobs/%x-%A_%a.out",
-                              *map(str, args)], cwd=REPO,
-                             env={**env, "STAGES": stages}, capture_output=True, text=True)
+        first = sbatch("--array=0", "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common,
+                       stages="extract,sentences")
+        array = sbatch(f"--dependency=afterok:{first}", "--kill-on-invalid-dep=yes", "--array=0-1",
+                       "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common, stages="examples")
+        jobs = [first, f"{array}_0", f"{array}_1"]
+    else:
+        run = subprocess.run([sys.executable, "jobs/submit_prepare_data.py", "--name", f"t-data-{os.getpid()}",
+                              "--log-dir", str(tmp_path / "jobs"), "--input", str(assets.enwiki_sample()),
+                              "--array", "2", *map(str, common)], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=120)
         assert run.returncode == 0, run.stderr
-        return run.stdout.strip().split(";")[0]
-
-    first = sbatch("--array=0", "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common,
-                   stages="extract,sentences")
-    array = sbatch(f"--dependency=afterok:{first}", "--kill-on-invalid-dep=yes", "--array=0-1",
-                   "slurm/prepare_data.sbatch", "--input", assets.enwiki_sample(), *common, stages="examples")
-    for job_id in (first, f"{array}_0", f"{array}_1"):
+        jobs = re.findall(r"submitted \S+: job (\S+)", run.stdout)
+        assert len(jobs) == 3, run.stdout
+    for job_id in jobs:
         assert wait_job(slurm, job_id)["JobState"] == "COMPLETED", job_id
     ours = {p.name: p.read_bytes() for p in (tmp_path / "examples").glob("*.mindrecord*")}
-    one = {p.name: p.read_bytes() for p in wiki_8k["examples"].glob("*.mindrecord*")}
+    reference = (wiki_8k if masking == "static" else wiki_8k_dynamic)["examples"]
+    one = {p.name: p.read_bytes() for p in reference.glob("*.mindrecord*")}
     assert len(ours) >= 2 and ours == one
     assert (tmp_path / "examples" / "manifest.json").is_file()
 
