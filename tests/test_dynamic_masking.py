@@ -3,6 +3,7 @@
 rules as a pure function of (seed, epoch, corpus row, position) — the statistics, the independence
 from batching, the round trip through MindRecord, and pretraining on it: the same command, exact
 resume after kill -9, two ranks equal to one process, bad input."""
+import hashlib
 import json
 import re
 
@@ -65,6 +66,16 @@ def test_the_compact_rows_hold_the_static_corpus_instances(instances):
     assert id_dtype(65537) == np.dtype("<i4")  # a vocab beyond uint16 keeps int32 ids
     lengths = instances["static"]["input_mask"].sum(1)
     assert [len(t) for t in instances["rows"]["tokens"]] == list(2 * lengths)  # 2 bytes per token, no padding
+
+
+@pytest.mark.parametrize("whole_words, md5", [(False, "5130f8eca00945b5f30d95739e3d4938"),
+                                               (True, "573a424d4aa47c7d966a245805ba39aa")])
+def test_a_static_corpus_is_byte_for_byte_what_it_was_before_dynamic_masking(instances, tmp_path, whole_words, md5):
+    """The md5s were taken from the code before this change (commit 4a0b15b): static corpora made
+    then and now are the same files."""
+    cfg = DataConfig(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=2, do_whole_word_mask=whole_words)
+    examples_stage(instances["text"] / "AA_wiki_02.txt", assets.uncased_vocab(), tmp_path, cfg)
+    assert hashlib.md5((tmp_path / "AA_wiki_02.mindrecord").read_bytes()).hexdigest() == md5
 
 
 def test_dynamic_masks_follow_googles_rules(instances):
