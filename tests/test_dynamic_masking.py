@@ -44,8 +44,9 @@ def masked(instances, rows=None, epoch=0, seed=7, **changes):
     cfg = DataConfig(**{**instances["cfg"].to_dict(), **changes})
     dyn = instances["rows"]
     rows = np.arange(len(dyn["tokens"])) if rows is None else np.asarray(rows)
-    return dynamic_features([dyn["tokens"][r] for r in rows], dyn["a_length"][rows], dyn["next_sentence_labels"][rows],
-                            rows, epoch, seed, cfg, instances["vocab"])
+    tokens = [dyn["tokens"][r] for r in rows]
+    return dynamic_features(b"".join(tokens), [len(t) // 2 for t in tokens], dyn["a_length"][rows],
+                            dyn["next_sentence_labels"][rows], rows, epoch, seed, cfg, instances["vocab"])
 
 
 def originals(columns):

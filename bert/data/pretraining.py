@@ -214,16 +214,16 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<i4")
 
 
-def dynamic_features(tokens: list[bytes], a_length: np.ndarray, next_sentence: np.ndarray, rows: np.ndarray,
-                     epoch: int, seed: int, cfg: DataConfig, vocab: Vocab) -> dict[str, np.ndarray]:
-    """A dynamic corpus's rows → the columns of a static one, masked by Google's rules with draws that
-    are a pure function of (seed, epoch, the corpus row, the position): the same masks for a row
-    whichever rank, micro-batch or step holds it, other masks in another epoch."""
-    dtype, n = id_dtype(vocab.size), cfg.max_seq_length
-    flat = [np.frombuffer(t, dtype) for t in tokens]
-    length = np.fromiter(map(len, flat), np.int32, len(flat))
-    ids = np.full((len(flat), n), vocab.pad_id, np.int32)
-    ids[np.arange(n)[None, :] < length[:, None]] = np.concatenate(flat) if flat else []
+def dynamic_features(tokens: bytes, lengths: np.ndarray, a_length: np.ndarray, next_sentence: np.ndarray,
+                     rows: np.ndarray, epoch: int, seed: int, cfg: DataConfig, vocab: Vocab) -> dict[str, np.ndarray]:
+    """A dynamic corpus's rows (their `tokens` bytes concatenated, `lengths` in ids) → the columns of
+    a static one, masked by Google's rules with draws that are a pure function of (seed, epoch, the
+    corpus row, the position): the same masks for a row whichever rank, micro-batch or step holds
+    it, other masks in another epoch."""
+    n = cfg.max_seq_length
+    length = np.asarray(lengths, np.int32)
+    ids = np.full((len(length), n), vocab.pad_id, np.int32)
+    ids[np.arange(n)[None, :] < length[:, None]] = np.frombuffer(tokens, id_dtype(vocab.size))
     base = [counter.key(seed, epoch, stream) for stream in range(3)]  # which, 80/10/10, random id
     chosen = choose_masked(ids, length, cfg, vocab, counter.uniforms(base[0], rows, n))
     row, col = np.nonzero(chosen)

@@ -6,7 +6,6 @@ step (the cursor is just the step)."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from bert import counter
 from bert.data.config import DataConfig
-from bert.data.mindrecord import COLUMNS, LAYOUTS, STATIC, shard_files
+from bert.data.mindrecord import COLUMNS, DYNAMIC, LAYOUTS, STATIC, shard_files
 from bert.data.pretraining import Vocab, dynamic_features, id_dtype
 from bert.data.shards import MANIFEST
 
@@ -242,16 +241,24 @@ class PretrainingFeed(StepOrder):
             yield from dataset.batch(self.batch_size, drop_remainder=True).create_dict_iterator(output_numpy=True,
                                                                                                num_epochs=1)
             return
-        read = dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)
-        for start in range(0, len(rows), self.batch_size):
-            yield self.masked(list(itertools.islice(read, self.batch_size)), rows[start:start + self.batch_size], epoch)
-
-    def masked(self, rows: list, indices: np.ndarray, epoch: int) -> dict[str, np.ndarray]:
-        """One micro-batch of a dynamic corpus's rows (tokens, a_length, next_sentence_labels), masked."""
+        # a dynamic corpus: rows joined in the pipeline (one Python call per micro-batch), masked here
+        dataset = dataset.batch(self.batch_size, drop_remainder=True, per_batch_map=join_rows,
+                                input_columns=list(DYNAMIC.columns),
+                                output_columns=["tokens", "lengths", *DYNAMIC.columns[1:]])
         cfg, vocab = self.masks
-        tokens, a_length, next_sentence = zip(*rows)
-        return dynamic_features([t.tobytes() for t in tokens], np.concatenate(a_length), np.concatenate(next_sentence),
-                                indices, epoch, self.seed, cfg, vocab)
+        itemsize = id_dtype(vocab.size).itemsize
+        for start, (tokens, lengths, a_length, next_sentence) in zip(
+                range(0, len(rows), self.batch_size), dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)):
+            yield dynamic_features(tokens.tobytes(), lengths // itemsize, a_length, next_sentence,
+                                   rows[start:start + self.batch_size], epoch, self.seed, cfg, vocab)
+
+
+def join_rows(tokens, a_length, next_sentence, _info):
+    """mindspore.dataset's per_batch_map: a batch of dynamic rows → their tokens' bytes joined (uint8),
+    each row's byte count, and the two int32 columns stacked."""
+    data = [t.tobytes() for t in tokens]
+    return (np.frombuffer(b"".join(data), np.uint8), np.array([len(d) for d in data], np.int32),
+            np.concatenate(a_length), np.concatenate(next_sentence))
 
 
 class ArrayFeed(StepOrder):
