@@ -21,7 +21,8 @@ Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`,
 - A worker that dies (killed, crashed; when a whole node dies the other ranks' workers fail
   within MS_NODE_TIMEOUT): the first task to see it requeues the job, at most --max-restarts
   times per job (counted in <log dir>/restarts/<job id>.json); after that the job fails with one
-  line saying why. Exit code 2 (bad input, already reported in one line) is never retried.
+  line saying why. Exit codes 2 (bad input, a full disk) and 3 (a run that stopped learning), already
+  reported in one line, are never retried.
 
     srun --ntasks-per-node=N python -m bert.cluster.launch [--max-restarts 3] pretrain --config configs/pretrain.yaml key=value …
 
@@ -47,6 +48,7 @@ from submitit.slurm.slurm import SlurmJobEnvironment
 
 from bert.device_settings import WORKER_ENV
 from bert.train.checkpoints import STATE_FILE, CheckpointManager
+from bert.train.cli import BAD_INPUT, NOT_LEARNING
 from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
 
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
@@ -54,7 +56,7 @@ STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune
 DISTRIBUTED = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}  # stage → its config
 MAX_RESTARTS = 3  # requeues per job after a worker failure, like torchrun's --max-restarts
 LOG_DIR = "logs"  # job logs, and restarts/<job id>.json
-BAD_INPUT = 2  # the stages' exit code for input they refused in one line: retrying cannot help
+NOT_RETRIED = (BAD_INPUT, NOT_LEARNING)  # the stages' exit codes that a restart cannot help
 
 
 @dataclasses.dataclass
@@ -217,7 +219,7 @@ class Launch:
         if self.stop_signal == signal.SIGTERM:
             print("launch: stopped by SIGTERM (scancel or the end of the job): not requeueing", flush=True)
             return code
-        if not failed or code == BAD_INPUT or layout.scheduler != "slurm":
+        if not failed or code in NOT_RETRIED or layout.scheduler != "slurm":
             return code
         return self._restart_after_failure(code, layout)
 

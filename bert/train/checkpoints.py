@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 
 from bert.atomic import atomic_directory, write_text_atomic
 from bert.model_dir import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, assign_state,
@@ -65,15 +66,26 @@ class CheckpointManager:
         return done[-1] if done else None  # `latest` lost or pointing at a removed folder
 
     def save(self, train_step, config: BertConfig, state: dict) -> Path:
+        """Write the step's checkpoint, point `latest` at it, drop the oldest beyond `keep`. A write
+        that fails (a full or broken filesystem) leaves the previous checkpoint and `latest` as they
+        were and is a CheckpointError naming the filesystem, its free space and the bytes needed."""
         model, rest = split_state(train_step)
         target = self.directory / f"step_{state['step']:08d}"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with atomic_directory(target) as tmp:
-            config.to_json_file(tmp / CONFIG_FILE)
-            save_state(tmp / WEIGHTS_FILE, model)
-            save_state(tmp / TRAIN_STATE_FILE, rest)
-            write_text_atomic(tmp / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
-        write_text_atomic(self.directory / LATEST, target.name + "\n")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_directory(target) as tmp:
+                config.to_json_file(tmp / CONFIG_FILE)
+                save_state(tmp / WEIGHTS_FILE, model)
+                save_state(tmp / TRAIN_STATE_FILE, rest)
+                write_text_atomic(tmp / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+            write_text_atomic(self.directory / LATEST, target.name + "\n")
+        except (OSError, SafetensorError) as exc:  # safetensors reports its write errors as its own
+            needed = sum(a.nbytes for a in (*model.values(), *rest.values()))
+            mount, free = filesystem_of(self.directory)
+            reason = getattr(exc, "strerror", None) or re.sub(r"^.*I/O error: | \(os error \d+\)$", "", str(exc))
+            raise CheckpointError(f"saving step {state['step']} failed: {reason}; the filesystem at "
+                                  f"{mount} has {free / 2**20:.0f} MiB free, a checkpoint needs ~{needed / 2**20:.0f} "
+                                  f"MiB; {self.latest() or 'no earlier checkpoint'} is intact") from None
         for old in self.complete()[: -self.keep] if self.keep else ():
             shutil.rmtree(old, ignore_errors=True)
         return target
@@ -102,6 +114,17 @@ def resolve_init(path: Path, key: str = "init") -> Path:
         raise CheckpointError(f"{key} {path} does not exist")
     latest = CheckpointManager(path).latest() if path.is_dir() else None
     return latest or path
+
+
+def filesystem_of(path: Path) -> tuple[Path, int]:
+    """(mount point, free bytes) of the filesystem that holds `path`, or would."""
+    path = Path(path).resolve()
+    while not path.exists():
+        path = path.parent
+    free = shutil.disk_usage(path).free
+    while path.parent != path and os.stat(path.parent).st_dev == os.stat(path).st_dev:
+        path = path.parent
+    return path, free
 
 
 def check_writable(directory: Path, needed_bytes: int = 0) -> None:

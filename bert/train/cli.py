@@ -14,6 +14,9 @@ from bert.tokenization import VocabError
 from bert.train.config import load_config
 from bert.train.data import DataFeedError
 
+BAD_INPUT = 2  # one error line about the input, the config or the output filesystem: retrying cannot help
+NOT_LEARNING = 3  # stopped by the non-finite policy (RunConfig.max_skipped_in_a_row): retrying cannot help
+
 
 class StopRequest:
     """Turns SIGUSR2/SIGTERM into a flag the training loop checks between steps."""
@@ -41,4 +44,4 @@ def run_cli(argv, prog: str, doc: str, config_cls, run, example: str) -> int:
         return run(load_config(config_cls, args.config, args.overrides), stop)
     except (ConfigError, DataError, DataFeedError, CheckpointError, VocabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT

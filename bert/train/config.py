@@ -85,6 +85,7 @@ class RunConfig:
     seed: int = 12345  # data order, dropout masks, fresh weights
     save_steps: int = 500  # checkpoint every N steps (and at the last step and on a stop request)
     keep_checkpoints: int = 2  # newest complete checkpoints kept
+    max_skipped_in_a_row: int | None = None  # non-finite steps in a row that stop the run; None: 10 in fp32, 40 under a dynamic loss scale; 0: never
     log_interval: int = 20  # steps per log line and TensorBoard point (averaged over them)
     eval_steps: int = 0  # also evaluate every N steps; always at each epoch end
     peak_tflops: float = 0.0  # the device's peak, for MFU; 0: bert.flops.PEAK_TFLOPS by device name (none on CPU)
@@ -111,8 +112,16 @@ class RunConfig:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         _at_least_one(self, "train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
                       "log_interval")
-        if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0:
-            raise ConfigError("total_steps, eval_steps and peak_tflops must be >= 0")
+        if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0 or (self.max_skipped_in_a_row or 0) < 0:
+            raise ConfigError("total_steps, eval_steps, peak_tflops and max_skipped_in_a_row must be >= 0")
+
+    @property
+    def skip_limit(self) -> int:
+        """max_skipped_in_a_row, or its default: a dynamic loss scale may halve from 65536 down to 1
+        (16 skips) before fp16/bf16 steps are finite again; fp32 has no such excuse."""
+        if self.max_skipped_in_a_row is not None:
+            return self.max_skipped_in_a_row
+        return 40 if self.precision != "fp32" and self.loss_scale == "dynamic" else 10
 
     def check_seq_length(self, key: str) -> None:
         """`key` (the subclass's sequence length field) fits the model's position table."""

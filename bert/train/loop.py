@@ -15,14 +15,16 @@ rank: every rank saves at the same step and leaves (exit 0; requeueing is the la
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
 from bert.config import BertConfig
 from bert.device import device_name
 from bert.flops import peak_tflops
-from bert.model_dir import check_config_match
+from bert.model_dir import CheckpointError, check_config_match
 from bert.train.checkpoints import CheckpointManager, check_writable, weights_only
+from bert.train.cli import BAD_INPUT, NOT_LEARNING
 from bert.train.metrics import MetricsLogger
 
 
@@ -133,7 +135,7 @@ def train(cfg, task: Task, run: Run, stop) -> int:
     batches = feed.steps(step)
     micro = next(batches)
     counts = all_reduce_sum(task.counts(micro), run.world)
-    stopping = False
+    stopping, skipped_in_a_row = False, 0
     while step < total_steps and not stopping:
         # -- one optimizer step over this rank's micro-batches
         start, lr = time.time(), step_cell.learning_rate(step)
@@ -164,26 +166,51 @@ def train(cfg, task: Task, run: Run, stop) -> int:
                   f"tflops: {avg['tflops']:.3f}{mfu}, "
                   f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
 
+        # -- a run that keeps skipping non-finite steps is not learning: stop it, saving nothing (every
+        #    rank sees the same all-reduced gradient norm, so every rank stops at this step)
+        skipped_in_a_row = 0 if out["finite"] else skipped_in_a_row + 1
+        if skipped_in_a_row and skipped_in_a_row >= cfg.skip_limit > 0:
+            logger.drain()
+            if run.rank == 0:
+                print(f"error: step {step}: the loss or gradient norm was not finite for {skipped_in_a_row} steps in a "
+                      f"row (max_skipped_in_a_row={cfg.skip_limit}), so nothing was saved since; the last good "
+                      f"checkpoint is {run.checkpoints.latest() or 'none yet'}; usual causes: a learning rate too high "
+                      f"for this model and batch, a bad batch of data, fp16 overflow", file=sys.stderr, flush=True)
+            return NOT_LEARNING
+
         # -- evaluate at each epoch end, every eval_steps and at the last step
         if step % feed.steps_per_epoch == 0 or (cfg.eval_steps and step % cfg.eval_steps == 0) or step == total_steps:
             logger.scalars(step, task.evaluate(step, step_cell))
 
-        # -- save every save_steps, at the last step and when stopping
-        if step % cfg.save_steps == 0 or step == total_steps or stopping:
+        # -- save every save_steps, at the last step and when stopping; never a step that was skipped.
+        #    A failed save (a full disk) is every rank's one-line error: the previous checkpoint stands
+        if (step % cfg.save_steps == 0 or step == total_steps or stopping) and not skipped_in_a_row:
             window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
+            failed = None
             if run.rank == 0:
                 epoch, in_epoch = divmod(step, feed.steps_per_epoch)
-                run.checkpoints.save(step_cell, task.bert_config, {
-                    "step": step, "epoch": epoch, "step_in_epoch": in_epoch, "samples_seen": step * feed.global_batch,
-                    "seed": cfg.seed, "world_size": run.world, "log_window": window, "config": cfg.to_dict(),
-                    **task.state()})
+                try:
+                    run.checkpoints.save(step_cell, task.bert_config, {
+                        "step": step, "epoch": epoch, "step_in_epoch": in_epoch,
+                        "samples_seen": step * feed.global_batch, "seed": cfg.seed, "world_size": run.world,
+                        "log_window": window, "config": cfg.to_dict(), **task.state()})
+                except CheckpointError as exc:
+                    failed = exc
+            if all_reduce_sum([float(failed is not None)], run.world)[0]:
+                if failed is not None:
+                    print(f"error: {failed}", file=sys.stderr, flush=True)
+                return BAD_INPUT
     logger.drain()
 
     # -- stop request: saved above, leave; else the task's results
     if stopping:
         if run.rank == 0:
             who = stop.signal_name or "a stop request on another rank"
-            print(f"received {who}: saved step {step} to {run.checkpoints.latest()}, exiting", flush=True)
+            if skipped_in_a_row:
+                print(f"received {who}: step {step} was a non-finite step, not saved; {run.checkpoints.latest()} "
+                      f"stands, exiting", flush=True)
+            else:
+                print(f"received {who}: saved step {step} to {run.checkpoints.latest()}, exiting", flush=True)
         return 0
     if run.rank == 0:
         task.finish(step, run)

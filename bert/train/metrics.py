@@ -11,6 +11,7 @@ checkpoint and logs the same steps with the same values, so TensorBoard holds ea
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 LAST = ("lr", "loss_scale", "skipped_steps")  # logged as of the interval's last step; the rest averaged
@@ -32,6 +33,9 @@ class MetricsLogger:
     def _open(self, step: int, purge_step: int | None = None) -> None:
         """A new event file; its name sorts after the earlier ones (time, host, then the step)."""
         from tensorboardX import SummaryWriter
+
+        # a non-finite loss is logged as it is; the loop reports such steps itself, in one line
+        logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
         self.writer = SummaryWriter(str(self.logdir), purge_step=purge_step, filename_suffix=f".{step:09d}")
 

@@ -1,0 +1,108 @@
+"""Faults a long run meets and what it does: a loss that stays non-finite stops the run in one line
+with a code the launcher does not retry, saving nothing after the last good step; a disk that fills
+up while saving is one line, and the previous checkpoint and `latest` stay intact and loadable."""
+import errno
+import subprocess
+
+import numpy as np
+import pytest
+
+from bert.cluster.launch import Launch, Layout
+from bert.train import checkpoints
+from bert.train.checkpoints import CheckpointManager
+from bert.train.cli import BAD_INPUT, NOT_LEARNING
+from conftest import run_module
+from test_pretrain import args_for
+
+
+class FakeStep:
+    """What CheckpointManager.save reads of a train step: parameters with names and values."""
+
+    class Param:
+        def __init__(self, name, value):
+            self.name, self.value = name, value
+
+        def asnumpy(self):
+            return self.value
+
+    def __init__(self, value: float):
+        self.params = [self.Param("w", np.full(1000, value, np.float32)), self.Param("adam_m.w", np.zeros(1000))]
+        self.loss_net = type("LossNet", (), {"model": type("Model", (), {"get_parameters": lambda _: self.params[:1]})()})()
+
+    def get_parameters(self):
+        return self.params
+
+
+def test_a_failed_save_is_one_line_and_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    from bert.config import BertConfig
+    from bert.model_dir import CheckpointError, load_state
+
+    config = BertConfig.from_name("L2-H128")
+    manager = CheckpointManager(tmp_path / "checkpoints", keep=2)
+    first = manager.save(FakeStep(1.0), config, {"step": 2})
+    real = checkpoints.save_state
+
+    def full_disk(path, state):
+        if path.name == checkpoints.TRAIN_STATE_FILE:  # the weights written, the disk full after them
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, state)
+
+    monkeypatch.setattr(checkpoints, "save_state", full_disk)
+    with pytest.raises(CheckpointError) as failure:
+        manager.save(FakeStep(2.0), config, {"step": 4})
+    message = str(failure.value)
+    assert "\n" not in message and message.startswith("saving step 4 failed: No space left on device; the filesystem at ")
+    assert "MiB free, a checkpoint needs ~0 MiB" in message and f"{first} is intact" in message
+    assert manager.latest() == first and [p.name for p in (tmp_path / "checkpoints").iterdir()] in (
+        ["latest", "step_00000002"], ["step_00000002", "latest"])  # nothing half-written left
+    assert load_state(first / checkpoints.WEIGHTS_FILE)["w"][0] == 1.0
+
+
+@pytest.mark.parametrize("code", [BAD_INPUT, NOT_LEARNING])
+def test_the_launcher_does_not_retry_a_run_that_cannot_be_helped(code, tmp_path, capsys):
+    launch = Launch("pretrain", [], log_dir=tmp_path)
+    assert launch._after(code, Layout(rank=0, world=1, job_id="42", scheduler="slurm")) == code
+    assert not launch.requeued and not (tmp_path / "restarts").exists()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow  # trains
+def test_a_run_that_stops_learning_stops_in_one_line_and_saves_nothing_after(wiki_8k, tmp_path):
+    """lr 1e20 once warmup lifts it: every step from the third is NaN and skipped (kept from before)."""
+    run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, "total_steps=40", "save_steps=1",
+                                                "optim.warmup_steps=4", "optim.learning_rate=1e20",
+                                                "max_skipped_in_a_row=5"))
+    assert run.returncode == NOT_LEARNING, run.stderr[-2000:]
+    assert run.stderr.count("\n") == 1, run.stderr  # nothing else: tensorboardX's NaN warnings silenced
+    last_good = CheckpointManager(tmp_path / "checkpoints").latest()
+    good = int(last_good.name.removeprefix("step_"))
+    assert f"the last good checkpoint is {last_good}" in run.stderr
+    stopped = int(run.stderr.split("error: step ")[1].split(":")[0])
+    assert stopped == good + 5  # five non-finite steps in a row, none of them saved
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*"))[-1] == last_good.name
+
+
+@pytest.mark.slow  # trains
+def test_a_disk_that_fills_up_while_saving_is_one_line_and_the_last_checkpoint_stands(wiki_8k, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"no tmpfs here: {mounted.stderr.strip()}")
+    try:  # an L2-H128 checkpoint with an 8k vocab is ~18 MB: the first fits, the second does not
+        run = run_module("bert.pretrain", *args_for(wiki_8k, disk / "out", "save_steps=2",
+                                                    f"log_dir={tmp_path / 'logs'}"))
+        assert run.returncode == BAD_INPUT, run.stderr[-2000:]
+        assert run.stderr.count("\n") == 1, run.stderr
+        latest = CheckpointManager(disk / "out" / "checkpoints").latest()
+        assert latest.name == "step_00000002"
+        assert run.stderr.startswith("error: saving step 4 failed: No space left on device; "
+                                     f"the filesystem at {disk} has ")
+        assert f"{latest} is intact" in run.stderr
+        assert [p.name for p in (disk / "out" / "checkpoints").iterdir() if p.name.startswith(".")] == []
+        from bert.model_dir import load_state
+
+        assert load_state(latest / checkpoints.WEIGHTS_FILE)  # loadable
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
