@@ -53,21 +53,22 @@ class Job:
         return int(found[launch_count - 1]) if len(found) >= launch_count else None
 
 
-def submit(sandbox, door, name, args, logs, nodes=2, env=None):
+def submit(sandbox, door, name, args, logs, nodes=2, env=None, tasks_per_node=1):
     """`sbatch slurm/pretrain.sbatch args…` or `python jobs/submit_pretrain.py args…`, its job logs
     (and restart records) in `logs`."""
     env = {**os.environ, **sandbox.env, "PYTHON": sys.executable, "LOG_DIR": str(logs), **(env or {})}
     logs.mkdir(parents=True, exist_ok=True)  # Slurm writes --output only into a folder that exists
     if door == "sbatch":
         run = subprocess.run(["timeout", "30", "sbatch", "--parsable", f"--nodes={nodes}", f"--job-name={name}",
-                              f"--output={logs}/%x-%j.out", "slurm/pretrain.sbatch", *map(str, args)], cwd=REPO,
+                              f"--ntasks-per-node={tasks_per_node}", f"--output={logs}/%x-%j.out",
+                              "slurm/pretrain.sbatch", *map(str, args)], cwd=REPO,
                              env=env, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         job_id = run.stdout.strip().split(";")[0]
         return Job(sandbox, door, job_id, lambda: [logs / f"{name}-{job_id}.out"])
     run = subprocess.run([sys.executable, "jobs/submit_pretrain.py", "--nodes", str(nodes), "--name", name,
-                          "--log-dir", str(logs), *map(str, args)], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=120)
+                          "--devices-per-node", str(tasks_per_node), "--log-dir", str(logs), *map(str, args)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     job_id = re.search(r"submitted \S+: job (\d+)", run.stdout)[1]
     folder = logs / name / "submitit"
@@ -131,6 +132,24 @@ def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninte
     assert found == other  # the two doors: the same job, bit for bit
     ours, ref = final_weights(uninterrupted["out"] / door), final_weights(uninterrupted["out"] / "one")
     assert max(np.abs(ours[k] - ref[k]).max() for k in ref) < 1e-5
+
+
+@pytest.mark.parametrize("door", ["sbatch", "submitit"])
+def test_two_tasks_per_node_on_two_nodes_are_four_ranks_with_the_losses_of_one_process(slurm, wiki_8k, uninterrupted,
+                                                                                        door, tmp_path):
+    """4 ranks × 2 = the global batch of one process × 8: one task per device, local ranks 0 and 1."""
+    job = submit(slurm, door, f"t-4ranks-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "train_batch_size=2"),
+                 tmp_path / "jobs", tasks_per_node=2)
+    fields = wait_job(slurm, job.id)
+    log = job.log()
+    assert fields["JobState"] == "COMPLETED" and fields["NumTasks"] == "4", (fields, log[-3000:])
+    for rank, node in ((0, "node1"), (1, "node1"), (2, "node2"), (3, "node2")):
+        assert re.search(rf"^launch: pretrain task {rank}/4 on {node}, job \d+: worker pid \d+$", log, re.M), log[-3000:]
+    assert "4 worker(s) × 2 × 1 = 8 per step" in log
+    found = losses(log)
+    assert sorted(found) == list(range(1, STEPS + 1))
+    for step, values in found.items():
+        assert np.allclose(values, uninterrupted["one"][step], atol=1e-5, rtol=0), (step, values)
 
 
 @pytest.mark.parametrize("door", ["sbatch", "submitit"])
