@@ -110,8 +110,6 @@ class BlockPermutation:
     in runs of `block` contiguous rows of a shard; positions that the padded domain sends past n
     walk their cycle until they land inside it (cycle walking)."""
 
-    ROUNDS = 4
-
     def __init__(self, n: int, block: int, seed: int, epoch: int):
         self.n, self.block = n, block
         self.blocks = -(-n // block)
@@ -129,17 +127,21 @@ class BlockPermutation:
         return new_block * self.block + feistel(offset, self.block, counter.mix32_np(self.key ^ block.astype(np.uint32)))
 
 
+FEISTEL_ROUNDS = 4
+ROUND_CONSTANT = 0x9E3779B9  # round r's key is mixed with r × this (mod 2³²)
+
+
 def feistel(x: np.ndarray, n: int, keys) -> np.ndarray:
-    """A bijection of [0, n) (per-element `keys`, or one key): a balanced Feistel network over the
-    smallest even number of bits holding n, with cycle walking."""
+    """A bijection of [0, n) (per-element `keys`, or one key): a balanced Feistel network of
+    FEISTEL_ROUNDS rounds over the smallest even number of bits holding n, with cycle walking."""
     half = max(1, (int(n - 1).bit_length() + 1) // 2)
     mask = np.uint64((1 << half) - 1)
     keys = np.broadcast_to(np.asarray(keys, np.uint32), np.shape(x))
 
     def rounds(values: np.ndarray, k: np.ndarray) -> np.ndarray:
         hi, lo = values.astype(np.uint64) >> np.uint64(half), values.astype(np.uint64) & mask
-        for r in range(BlockPermutation.ROUNDS):
-            f = counter.mix32_np(k ^ counter.mix32_np(lo.astype(np.uint32) ^ np.uint32(r * 0x9E3779B9 & 0xFFFFFFFF)))
+        for r in range(FEISTEL_ROUNDS):
+            f = counter.mix32_np(k ^ counter.mix32_np(lo.astype(np.uint32) ^ np.uint32(r * ROUND_CONSTANT & 0xFFFFFFFF)))
             hi, lo = lo, hi ^ (f.astype(np.uint64) & mask)
         return ((hi << np.uint64(half)) | lo).astype(np.int64)
 
