@@ -1,6 +1,7 @@
 """Faults a long run meets and what it does: a loss that stays non-finite stops the run in one line
 with a code the launcher does not retry, saving nothing after the last good step; a disk that fills
-up while saving is one line, and the previous checkpoint and `latest` stay intact and loadable."""
+up while saving is one line, and the previous checkpoint and `latest` stay intact and loadable; a
+worker that makes no step prints every thread's stack and exits, and the same command resumes."""
 import errno
 import subprocess
 
@@ -11,6 +12,7 @@ from bert.cluster.launch import Launch, Layout
 from bert.train import checkpoints
 from bert.train.checkpoints import CheckpointManager
 from bert.train.cli import BAD_INPUT, NOT_LEARNING
+from bert.train.watchdog import BLOCK_READ_ENV, FLOOR_S, StepWatchdog
 from conftest import run_module
 from test_pretrain import args_for
 
@@ -61,7 +63,7 @@ def test_a_failed_save_is_one_line_and_leaves_the_previous_checkpoint(tmp_path, 
 @pytest.mark.parametrize("code", [BAD_INPUT, NOT_LEARNING])
 def test_the_launcher_does_not_retry_a_run_that_cannot_be_helped(code, tmp_path, capsys):
     launch = Launch("pretrain", [], log_dir=tmp_path)
-    assert launch._after(code, Layout(rank=0, world=1, job_id="42", scheduler="slurm")) == code
+    assert launch._after(code, Layout(rank=0, world=1, job_id="42", scheduler="slurm"), attempt=0) == "done"
     assert not launch.requeued and not (tmp_path / "restarts").exists()
     assert capsys.readouterr().out == ""
 
@@ -106,3 +108,33 @@ def test_a_disk_that_fills_up_while_saving_is_one_line_and_the_last_checkpoint_s
         assert load_state(latest / checkpoints.WEIGHTS_FILE)  # loadable
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_the_step_watchdogs_window_follows_the_measured_steps():
+    derived, fixed = StepWatchdog(None), StepWatchdog(5.0)
+    try:
+        assert derived.timeout() == FLOOR_S and fixed.timeout() == 5.0
+        derived.steps.extend([0.05] * 50)  # small steps: the floor
+        assert derived.timeout() == FLOOR_S
+        derived.steps.extend([60.0] * 51)  # one-minute steps: 20 of them (the median of the last 100)
+        assert derived.timeout() == 1200.0
+        assert StepWatchdog(0).timeout() == 0  # off: beat() arms nothing
+    finally:
+        derived.stop()
+
+
+@pytest.mark.slow  # trains
+def test_a_worker_that_makes_no_step_prints_its_stacks_and_exits_and_the_same_command_resumes(wiki_8k, tmp_path,
+                                                                                              monkeypatch):
+    marker = tmp_path / "blocked-once"
+    monkeypatch.setenv(BLOCK_READ_ENV, f"0:3:{marker}")  # the read after step 3 never returns, once
+    args = args_for(wiki_8k, tmp_path / "out", "step_timeout=3")
+    hung = run_module("bert.pretrain", *args)
+    assert hung.returncode == 1 and marker.is_file(), hung.stderr[-3000:]
+    assert "step: 2/" in hung.stdout and "step: 3/" not in hung.stdout  # blocked before step 3 was logged
+    assert "Timeout (0:00:03)!" in hung.stderr
+    stack = hung.stderr.split("Timeout (0:00:03)!")[1]
+    assert "in block_read_for_tests" in stack and "in train" in stack  # where the main thread was stuck
+    again = run_module("bert.pretrain", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resumed from {tmp_path / 'out' / 'checkpoints' / 'step_00000002'} at step 2" in again.stdout

@@ -18,13 +18,19 @@ Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`,
   rank 0 requeues the job, which resumes from checkpoints/latest.
 - SIGTERM without a SIGUSR2 (scancel): the workers save and exit; never requeued by us (a preemption
   that sends only SIGTERM is requeued by Slurm itself, PreemptMode=REQUEUE).
-- A worker that dies (killed, crashed; when a whole node dies the other ranks' workers fail
-  within MS_NODE_TIMEOUT): the first task to see it requeues the job, at most --max-restarts
-  times per job (counted in <log dir>/restarts/<job id>.json); after that the job fails with one
-  line saying why. Exit codes 2 (bad input, a full disk) and 3 (a run that stopped learning), already
-  reported in one line, are never retried.
+- A worker that dies (killed, crashed, or ended by the training loop's step watchdog): the first
+  task to see it records it in <log dir>/restarts/<job id>.json (a filesystem every node shares,
+  as the checkpoints are). Every other task sees the record within PEER_POLL_S, has its worker
+  print its stacks and kills it, and every task starts its processes again in the same allocation,
+  from checkpoints/latest, on a new scheduler port: at most --max-inplace-restarts times per
+  allocation. A task that does not come back within RENDEZVOUS_S means its node is gone, and the
+  in-place restarts used up mean the failure is not passing: then the job is requeued, at most
+  --max-restarts times per job; after that it fails with one line saying why. Exit codes 2 (bad
+  input, a full disk) and 3 (a run that stopped learning), already reported in one line, are never
+  retried.
 
-    srun --ntasks-per-node=N python -m bert.cluster.launch [--max-restarts 3] pretrain --config configs/pretrain.yaml key=value …
+    srun --ntasks-per-node=N python -m bert.cluster.launch [--max-restarts 3] [--max-inplace-restarts 3] \
+        pretrain --config configs/pretrain.yaml key=value …
 
 This module runs in light processes (a Slurm task waiting on its worker): it never imports MindSpore.
 """
@@ -48,13 +54,17 @@ from submitit.slurm.slurm import SlurmJobEnvironment
 
 from bert.device_settings import WORKER_ENV
 from bert.train.checkpoints import STATE_FILE, CheckpointManager
-from bert.train.cli import BAD_INPUT, NOT_LEARNING
+from bert.train.cli import BAD_INPUT, NOT_LEARNING, RESTARTS_ENV
 from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
 
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
           "distill": "bert.distill", "grid-summary": "bert.glue.grid"}
 DISTRIBUTED = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}  # stage → its config
 MAX_RESTARTS = 3  # requeues per job after a worker failure, like torchrun's --max-restarts
+MAX_INPLACE_RESTARTS = 3  # restarts of every worker inside one allocation before a requeue
+RENDEZVOUS_S = 60  # s for every task to come back for an in-place restart; one that does not: its node is gone
+PEER_POLL_S = 1.0  # s between a task's looks at the job's record for another task's failure
+DUMP_GRACE_S = 2  # s a worker gets to print its stacks (SIGUSR1) before it is killed
 LOG_DIR = "logs"  # job logs, and restarts/<job id>.json
 NOT_RETRIED = (BAD_INPUT, NOT_LEARNING)  # the stages' exit codes that a restart cannot help
 
@@ -91,14 +101,15 @@ def host_address(host: str) -> str:
         return "127.0.0.1"
 
 
-def scheduler_port(job_id: str) -> int:
-    """A port derived from the job id (and restart count), so concurrent jobs do not collide."""
+def scheduler_port(job_id: str, attempt: int = 0) -> int:
+    """A port derived from the job id, its requeues and in-place restarts, so that concurrent jobs
+    and a restarted process group do not collide."""
     digits = "".join(ch for ch in job_id if ch.isdigit()) or "0"
     restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
-    return 20000 + (int(digits) * 7 + restarts * 131) % 30000
+    return 20000 + (int(digits) * 7 + restarts * 131 + attempt * 29) % 30000
 
 
-def worker_env(layout: Layout, role: str | None) -> dict:
+def worker_env(layout: Layout, role: str | None, attempt: int = 0) -> dict:
     env = dict(os.environ)
     # MindSpore's own INFO/WARNING lines stay out of job logs unless asked for; glog's minloglevel
     # also drops the INFO lines its C++ side flushes at exit whatever GLOG_v says.
@@ -107,7 +118,7 @@ def worker_env(layout: Layout, role: str | None) -> dict:
     env["DEVICE_ID"] = str(layout.local_rank)
     if role is not None:
         env.update(MS_ROLE=role, MS_WORKER_NUM=str(layout.world), MS_NODE_ID=str(layout.rank),
-                   MS_SCHED_HOST=host_address(layout.first_host), MS_SCHED_PORT=str(scheduler_port(layout.job_id)),
+                   MS_SCHED_HOST=host_address(layout.first_host), MS_SCHED_PORT=str(scheduler_port(layout.job_id, attempt)),
                    RANK_ID=str(layout.rank), RANK_SIZE=str(layout.world))
         for key, value in WORKER_ENV.items():  # heartbeat and collective timeouts (bert.device_settings)
             env.setdefault(key, value)
@@ -140,54 +151,109 @@ def restarts_file(log_dir: Path, job_id: str) -> Path:
 
 @contextlib.contextmanager
 def restart_record(log_dir: Path, job_id: str):
-    """This job's failure restarts (a list, kept across requeues), locked against the other tasks."""
+    """This job's record, kept across requeues and locked against the other tasks: `failures`, one
+    entry per worker failure (its allocation, attempt, rank, cause, resume step and what it led to:
+    "in place", "requeue" or "stop"), and `back`, the ranks ready for each in-place restart."""
     path = restarts_file(log_dir, job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
-        failures = json.loads(handle.read() or "[]")
-        yield failures
+        record = {"failures": [], "back": {}, **json.loads(handle.read() or "{}")}
+        yield record
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps(failures, indent=1) + "\n")
+        handle.write(json.dumps(record, indent=1) + "\n")
 
 
 class Launch:
     """Start this task's processes for `stage`, wait for them, and decide what the job does next."""
 
-    def __init__(self, stage: str, args: list[str], max_restarts: int = MAX_RESTARTS, log_dir: str = LOG_DIR):
+    def __init__(self, stage: str, args: list[str], max_restarts: int = MAX_RESTARTS, log_dir: str = LOG_DIR,
+                 max_inplace_restarts: int = MAX_INPLACE_RESTARTS):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
-        if max_restarts < 0:
-            raise ValueError(f"--max-restarts must be >= 0, got {max_restarts}")
+        if max_restarts < 0 or max_inplace_restarts < 0:
+            raise ValueError(f"--max-restarts and --max-inplace-restarts must be >= 0, got {max_restarts} and "
+                             f"{max_inplace_restarts}")
         self.stage, self.args, self.max_restarts, self.log_dir = stage, list(args), max_restarts, Path(log_dir)
+        self.max_inplace_restarts = max_inplace_restarts
         self.processes: list[subprocess.Popen] = []
         self.stop_signal: int | None = None  # SIGUSR2 if one came (requeue), else SIGTERM (stop), else None
         self.requeued = False
+        self.allocation = int(os.environ.get("SLURM_RESTART_COUNT", "0"))  # requeues so far: Slurm's count
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", STAGES[self.stage], *self.args]
 
     def run(self) -> int:
         layout = Layout.here()
-        if layout.scheduler == "slurm" and layout.rank == 0 and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+        if layout.scheduler == "slurm" and layout.rank == 0 and self.allocation == 0:
             restarts_file(self.log_dir, layout.job_id).unlink(missing_ok=True)  # an older job's, if ids were reused
         for sig in (signal.SIGUSR2, signal.SIGTERM):  # replaces submitit's handlers in a submitit job
             signal.signal(sig, self._on_signal)
+        attempt = 0  # in-place restarts so far in this allocation
+        while True:
+            code = self._start_and_wait(layout, attempt)
+            if self._after(code, layout, attempt) == "again":
+                attempt += 1
+                continue
+            return code
+
+    def _start_and_wait(self, layout: Layout, attempt: int) -> int:
+        """Start the worker (and rank 0's MindSpore scheduler) and wait for it; under Slurm, stop it
+        early when another task's worker failed in this attempt."""
         distributed = self.stage in DISTRIBUTED and layout.world > 1
+        self.processes = []
         if distributed and layout.rank == 0:
-            self.processes.append(subprocess.Popen(self.command(), env=worker_env(layout, "MS_SCHED"),
+            self.processes.append(subprocess.Popen(self.command(), env=worker_env(layout, "MS_SCHED", attempt),
                                                    stdout=subprocess.DEVNULL))
-        worker = subprocess.Popen(self.command(), env=worker_env(layout, "MS_WORKER" if distributed else None))
+        worker = subprocess.Popen(self.command(), env=self._worker_env(layout, distributed, attempt))
         self.processes.append(worker)
         node = os.environ.get("SLURMD_NODENAME", socket.gethostname())
         print(f"launch: {self.stage} task {layout.rank}/{layout.world} on {node}, job {layout.job_id or '-'}"
-              f"{self._restart_note(layout)}: worker pid {worker.pid}", flush=True)
+              f"{self._restart_note(layout, attempt)}: worker pid {worker.pid}", flush=True)
+        watch = layout.scheduler == "slurm" and layout.world > 1
+        next_look = time.monotonic() + PEER_POLL_S
         # Poll instead of a blocking wait(): signal handlers run in this thread between polls.
         while (code := worker.poll()) is None:
             time.sleep(0.2)
-        return self._after(code, layout)
+            if watch and self.stop_signal is None and time.monotonic() >= next_look:
+                next_look = time.monotonic() + PEER_POLL_S
+                failure = self._failure(layout, attempt)
+                if failure is not None:
+                    print(f"launch: task {layout.rank}: rank {failure['rank']}'s worker {failure['cause']}: dumping "
+                          f"this worker's stacks and stopping it", flush=True)
+                    self._stop_processes(dump=True)
+        return worker.wait()
+
+    def _worker_env(self, layout: Layout, distributed: bool, attempt: int) -> dict:
+        env = worker_env(layout, "MS_WORKER" if distributed else None, attempt)
+        if layout.scheduler == "slurm" and restarts_file(self.log_dir, layout.job_id).is_file():
+            with restart_record(self.log_dir, layout.job_id) as record:
+                env[RESTARTS_ENV] = str(len(record["failures"]))
+        return env
+
+    def _failure(self, layout: Layout, attempt: int) -> dict | None:
+        """The failure recorded for this attempt of this allocation by any task, if any."""
+        if not restarts_file(self.log_dir, layout.job_id).is_file():
+            return None
+        with restart_record(self.log_dir, layout.job_id) as record:
+            return next((f for f in record["failures"] if (f["allocation"], f["attempt"]) == (self.allocation, attempt)),
+                        None)
+
+    def _stop_processes(self, dump: bool) -> None:
+        """Kill this task's processes; with `dump`, first ask the worker for every thread's stack
+        (SIGUSR1: faulthandler, registered by the training loop) so the log shows where it was."""
+        alive = [p for p in self.processes if p.poll() is None]
+        if dump and alive and alive[-1] is self.processes[-1]:
+            alive[-1].send_signal(signal.SIGUSR1)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                alive[-1].wait(timeout=DUMP_GRACE_S)
+        for process in alive:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
 
     def _on_signal(self, signum: int, _frame) -> None:
         if self.stop_signal is None or signum == signal.SIGUSR2:  # TERM then USR2: submitit's preemption
@@ -196,16 +262,23 @@ class Launch:
             if process.poll() is None:
                 process.send_signal(signum)
 
-    def _restart_note(self, layout: Layout) -> str:
+    def _restart_note(self, layout: Layout, attempt: int) -> str:
         if layout.scheduler != "slurm" or not restarts_file(self.log_dir, layout.job_id).is_file():
             return ""
-        with restart_record(self.log_dir, layout.job_id) as failures:
-            last = failures[-1] if failures else None
-        return (f", restart {len(failures)} of at most {self.max_restarts} after rank {last['rank']}'s worker "
-                f"{last['cause']}" if last else "")
+        with restart_record(self.log_dir, layout.job_id) as record:
+            failures = record["failures"]
+        if not failures:
+            return ""
+        last = failures[-1]
+        if attempt:
+            return (f", in-place restart {attempt} of at most {self.max_inplace_restarts} after rank {last['rank']}'s "
+                    f"worker {last['cause']}")
+        requeues = [f for f in failures if f["action"] == "requeue"]
+        return (f", restart {len(requeues)} of at most {self.max_restarts} after rank {requeues[-1]['rank']}'s worker "
+                f"{requeues[-1]['cause']}" if requeues and requeues[-1]["allocation"] == self.allocation - 1 else "")
 
-    def _after(self, code: int, layout: Layout) -> int:
-        """Requeue, stop or give up, by what ended the worker."""
+    def _after(self, code: int, layout: Layout, attempt: int) -> str:
+        """Requeue, stop, give up or start again ("again"), by what ended the worker."""
         failed = code != 0
         for process in self.processes[:-1]:  # the scheduler: done when the workers are, else stopped
             if failed:
@@ -215,35 +288,98 @@ class Launch:
         if self.stop_signal == signal.SIGUSR2:
             if layout.rank == 0:
                 self._requeue(layout, "stopped by SIGUSR2 (time limit or preemption) after saving")
-            return code
+            return "done"
         if self.stop_signal == signal.SIGTERM:
             print("launch: stopped by SIGTERM (scancel or the end of the job): not requeueing", flush=True)
-            return code
+            return "done"
         if not failed or code in NOT_RETRIED or layout.scheduler != "slurm":
-            return code
-        return self._restart_after_failure(code, layout)
+            return "done"
+        return self._restart_after_failure(code, layout, attempt)
 
-    def _restart_after_failure(self, code: int, layout: Layout) -> int:
-        restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+    def _restart_after_failure(self, code: int, layout: Layout, attempt: int) -> str:
+        """The first task to see a failure of this attempt records it and decides: restart every
+        worker in place (while the allocation has some left), else requeue (while the job has some
+        left), else stop. The others join that decision."""
         step = resume_step(self.stage, self.args) if self.stage in DISTRIBUTED else None
-        with restart_record(self.log_dir, layout.job_id) as failures:
-            if any(f["restart"] == restart for f in failures):
-                return code  # another task of this run already saw a failure and acted on it
-            failures.append({"restart": restart, "rank": layout.rank, "cause": describe_exit(code),
-                             "resume_step": step, "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        key = f"{self.allocation}.{attempt + 1}"
+        with restart_record(self.log_dir, layout.job_id) as record:
+            failures = record["failures"]
+            failure = next((f for f in failures if (f["allocation"], f["attempt"]) == (self.allocation, attempt)), None)
+            first = failure is None
+            if first:
+                in_place = sum(f["allocation"] == self.allocation and f["action"] == "in place" for f in failures)
+                requeues = sum(f["action"] == "requeue" for f in failures)
+                failure = {"allocation": self.allocation, "attempt": attempt, "rank": layout.rank,
+                           "cause": describe_exit(code), "resume_step": step,
+                           "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                           "action": "in place" if in_place < self.max_inplace_restarts
+                           else "requeue" if requeues < self.max_restarts else "stop"}
+                failures.append(failure)
+            if failure["action"] == "in place":
+                record["back"].setdefault(key, []).append(layout.rank)
             history = list(failures)
-        if len(history) > self.max_restarts:
-            steps = sorted({f["resume_step"] for f in history if f["resume_step"] is not None})
-            where = (f", resuming from step {steps[0]} every time" if len(steps) == 1
-                     else f", resuming from steps {', '.join(map(str, steps))}" if steps else "")
-            causes = "; ".join(f"rank {f['rank']} {f['cause']}" for f in history)
-            print(f"launch: error: the workers of job {layout.job_id} failed {len(history)} times ({causes}){where}; "
-                  f"max_restarts={self.max_restarts} reached, not requeueing", file=sys.stderr, flush=True)
-            return code
         at = f" (checkpoint at step {step})" if step else " (no checkpoint yet)" if step == 0 else ""
-        self._requeue(layout, f"rank {layout.rank}'s worker {describe_exit(code)}{at}; restart "
-                              f"{len(history)} of at most {self.max_restarts}")
-        return code
+        why = f"rank {failure['rank']}'s worker {failure['cause']}{at}"
+        if failure["action"] == "in place":
+            if first:
+                print(f"launch: {why}; restarting every worker in this allocation: in-place restart {attempt + 1} of "
+                      f"at most {self.max_inplace_restarts}", flush=True)
+            missing = self._rendezvous(layout, key)
+            if not missing:
+                return "again"
+            return self._no_rendezvous(layout, attempt, missing, why)
+        if failure["action"] == "requeue":
+            if first:
+                requeues = sum(f["action"] == "requeue" for f in history)
+                self._requeue(layout, f"{why}; restart {requeues} of at most {self.max_restarts}")
+            return "done"
+        if first:
+            self._give_up(layout, history)
+        return "done"
+
+    def _rendezvous(self, layout: Layout, key: str) -> list[int]:
+        """Wait until every task is back for in-place restart `key`; → the ranks that did not come
+        back within RENDEZVOUS_S (their node is gone), or [] (or [] at once when a signal came)."""
+        deadline = time.monotonic() + RENDEZVOUS_S
+        while self.stop_signal is None:
+            with restart_record(self.log_dir, layout.job_id) as record:
+                back = set(record["back"].get(key, []))
+            missing = sorted(set(range(layout.world)) - back)
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            time.sleep(0.2)
+        return []
+
+    def _no_rendezvous(self, layout: Layout, attempt: int, missing: list[int], why: str) -> str:
+        """Tasks missing at an in-place restart: the first task to time out turns it into a requeue."""
+        with restart_record(self.log_dir, layout.job_id) as record:
+            failure = next(f for f in record["failures"] if (f["allocation"], f["attempt"]) == (self.allocation, attempt))
+            first = failure["action"] == "in place"
+            if first:
+                requeues = sum(f["action"] == "requeue" for f in record["failures"])
+                failure["action"] = "requeue" if requeues < self.max_restarts else "stop"
+            history = list(record["failures"])
+        if not first:
+            return "done"
+        gone = f"rank(s) {', '.join(map(str, missing))} did not come back within {RENDEZVOUS_S} s (their node is gone)"
+        if failure["action"] == "requeue":
+            requeues = sum(f["action"] == "requeue" for f in history)
+            self._requeue(layout, f"{why}; {gone}; restart {requeues} of at most {self.max_restarts}")
+        else:
+            print(f"launch: {gone}", file=sys.stderr, flush=True)
+            self._give_up(layout, history)
+        return "done"
+
+    def _give_up(self, layout: Layout, history: list[dict]) -> None:
+        steps = sorted({f["resume_step"] for f in history if f["resume_step"] is not None})
+        where = (f", resuming from step {steps[0]} every time" if len(steps) == 1
+                 else f", resuming from steps {', '.join(map(str, steps))}" if steps else "")
+        causes = "; ".join(f"rank {f['rank']} {f['cause']}" for f in history)
+        in_place = sum(f["allocation"] == self.allocation and f["action"] == "in place" for f in history)
+        requeues = sum(f["action"] == "requeue" for f in history)
+        print(f"launch: error: the workers of job {layout.job_id} failed {len(history)} times ({causes}){where}; "
+              f"{in_place} of {self.max_inplace_restarts} in-place restarts in this allocation and {requeues} of "
+              f"{self.max_restarts} requeues used, not requeueing", file=sys.stderr, flush=True)
 
     def _requeue(self, layout: Layout, why: str) -> None:
         if layout.scheduler != "slurm":
@@ -262,12 +398,16 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-restarts", type=int, default=MAX_RESTARTS,
                         help=f"requeues of this job after a worker failure (default {MAX_RESTARTS}, like torchrun)")
+    parser.add_argument("--max-inplace-restarts", type=int, default=MAX_INPLACE_RESTARTS,
+                        help="restarts of every worker inside the allocation after a worker failure, before a "
+                             f"requeue (default {MAX_INPLACE_RESTARTS}; 0: requeue at once)")
     parser.add_argument("--log-dir", default=LOG_DIR, help=f"the job's logs: restarts/<job id>.json (default {LOG_DIR})")
     parser.add_argument("stage", help=f"one of {', '.join(STAGES)}")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the stage's own arguments")
     options = parser.parse_args(argv)
     try:
-        launch = Launch(options.stage, options.args, options.max_restarts, options.log_dir)
+        launch = Launch(options.stage, options.args, options.max_restarts, options.log_dir,
+                        options.max_inplace_restarts)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ import submitit
 import yaml
 
 from bert.cluster import sbatch
-from bert.cluster.launch import DISTRIBUTED, LOG_DIR, MAX_RESTARTS, Launch, stage_config
+from bert.cluster.launch import DISTRIBUTED, LOG_DIR, MAX_INPLACE_RESTARTS, MAX_RESTARTS, Launch, stage_config
 from bert.config import ConfigError
 from bert.glue import tasks as glue
 from bert.model_dir import CheckpointError
@@ -53,6 +53,7 @@ class Profile:
     extra_sbatch: dict = dataclasses.field(default_factory=dict)  # any other #SBATCH option, e.g. {constraint: skylake}
     signal_delay_s: int = 120  # SIGUSR2 this long before the time limit: save, then requeue
     max_restarts: int = MAX_RESTARTS  # requeues per job after a worker failure (bert.cluster.launch)
+    max_inplace_restarts: int = MAX_INPLACE_RESTARTS  # restarts inside the allocation before a requeue (same)
 
     def device(self) -> tuple[str, str]:
         """(device, why): what device_target=auto will find on these nodes — what the profile asks for."""
@@ -131,7 +132,8 @@ class Plan:
 
     def job(self, stage: str, args: list[str]) -> "StageJob":
         """A task of `stage` with this plan's environment and restart limit."""
-        return StageJob(stage, args, self.profile.env, self.profile.max_restarts, self.log_dir)
+        return StageJob(stage, args, self.profile.env, self.profile.max_restarts, self.log_dir,
+                        self.profile.max_inplace_restarts)
 
     def slurm_parameters(self, tasks_per_node: int | None = None, dependency: str | None = None) -> dict:
         """sbatch options in submitit.SlurmExecutor's naming."""
@@ -165,17 +167,18 @@ class Plan:
 
 class StageJob:
     """One task of a stage under submitit: the launch path of the sbatch templates, nothing else —
-    layout, device, signals, requeue and restarts are all jobs/launch.py's."""
+    layout, device, signals, requeue and restarts are all bert.cluster.launch's."""
 
     def __init__(self, stage: str, args: list[str], env: dict | None = None, max_restarts: int = MAX_RESTARTS,
-                 log_dir: Path = Path(LOG_DIR)):
+                 log_dir: Path = Path(LOG_DIR), max_inplace_restarts: int = MAX_INPLACE_RESTARTS):
         self.stage, self.args, self.env, self.max_restarts = stage, list(args), dict(env or {}), max_restarts
+        self.max_inplace_restarts = max_inplace_restarts
         self.log_dir, self.workdir = Path(log_dir).absolute(), Path.cwd()
 
     def __call__(self) -> int:
         os.environ.update({k: str(v) for k, v in self.env.items()})
         os.chdir(self.workdir)  # where it was submitted, as sbatch does
-        launch = Launch(self.stage, self.args, self.max_restarts, self.log_dir)
+        launch = Launch(self.stage, self.args, self.max_restarts, self.log_dir, self.max_inplace_restarts)
         code = launch.run()
         if launch.requeued:
             sys.exit(code)  # no result file: the requeued job runs this again (as submitit's own requeue does)
@@ -279,7 +282,8 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
         requested = stage_config(job.stage, job.args).device_target
         device, why = plan.profile.device() if requested == "auto" else (requested, "as configured")
         print(f"# device: {device} (device_target {requested}: {why}); "
-              f"up to {job.max_restarts} requeues after a worker failure")
+              f"after a worker failure up to {job.max_inplace_restarts} restarts in the allocation, "
+              f"then up to {job.max_restarts} requeues")
     if plan.cluster == "slurm":
         params = plan.slurm_parameters(tasks_per_node, dependency)
         if max_parallel:

@@ -16,6 +16,7 @@ from bert.train.data import DataFeedError
 
 BAD_INPUT = 2  # one error line about the input, the config or the output filesystem: retrying cannot help
 NOT_LEARNING = 3  # stopped by the non-finite policy (RunConfig.max_skipped_in_a_row): retrying cannot help
+RESTARTS_ENV = "BERT_JOB_RESTARTS"  # set by the launch path: the job's restarts so far, for TensorBoard
 
 
 class StopRequest:

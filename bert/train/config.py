@@ -86,6 +86,7 @@ class RunConfig:
     save_steps: int = 500  # checkpoint every N steps (and at the last step and on a stop request)
     keep_checkpoints: int = 2  # newest complete checkpoints kept
     max_skipped_in_a_row: int | None = None  # non-finite steps in a row that stop the run; None: 10 in fp32, 40 under a dynamic loss scale; 0: never
+    step_timeout: float | None = None  # s without a step before the worker prints its stacks and exits 1 (bert.train.watchdog); None: max(600, 20 × median step); 0: off
     log_interval: int = 20  # steps per log line and TensorBoard point (averaged over them)
     eval_steps: int = 0  # also evaluate every N steps; always at each epoch end
     peak_tflops: float = 0.0  # the device's peak, for MFU; 0: bert.flops.PEAK_TFLOPS by device name (none on CPU)
@@ -112,8 +113,9 @@ class RunConfig:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         _at_least_one(self, "train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
                       "log_interval")
-        if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0 or (self.max_skipped_in_a_row or 0) < 0:
-            raise ConfigError("total_steps, eval_steps, peak_tflops and max_skipped_in_a_row must be >= 0")
+        if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0 or (self.max_skipped_in_a_row or 0) < 0 \
+                or (self.step_timeout or 0) < 0:
+            raise ConfigError("total_steps, eval_steps, peak_tflops, max_skipped_in_a_row and step_timeout must be >= 0")
 
     @property
     def skip_limit(self) -> int:

@@ -15,6 +15,7 @@ rank: every rank saves at the same step and leaves (exit 0; requeueing is the la
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,8 +25,9 @@ from bert.device import device_name
 from bert.flops import peak_tflops
 from bert.model_dir import CheckpointError, check_config_match
 from bert.train.checkpoints import CheckpointManager, check_writable, weights_only
-from bert.train.cli import BAD_INPUT, NOT_LEARNING
+from bert.train.cli import BAD_INPUT, NOT_LEARNING, RESTARTS_ENV
 from bert.train.metrics import MetricsLogger
+from bert.train.watchdog import StepWatchdog, block_read_for_tests
 
 
 @dataclasses.dataclass
@@ -127,79 +129,90 @@ def train(cfg, task: Task, run: Run, stop) -> int:
     peak = peak_tflops(device_name(), cfg.precision, cfg.peak_tflops)
     logger = MetricsLogger(logdir, run.rank, step, cfg.to_dict(), window, task.step_flops(feed.global_batch),
                            peak * run.world if peak else None)
+    if RESTARTS_ENV in os.environ:  # the launch path restarted this job's workers (bert.cluster.launch)
+        logger.scalars(step, {"job/restarts": float(os.environ[RESTARTS_ENV])})
+    watchdog = StepWatchdog(cfg.step_timeout)
     if run.rank == 0:
+        window_s = ("off" if cfg.step_timeout == 0 else f"{cfg.step_timeout:g} s" if cfg.step_timeout
+                    else "max(600 s, 20 × the median step)")
         print(f"{task.name}: {run.world} worker(s) × {cfg.train_batch_size} × "
               f"{cfg.accumulation_steps} = {feed.global_batch} per step, {feed.steps_per_epoch} steps/epoch, "
-              f"{total_steps} steps; TensorBoard: {logdir}", flush=True)
+              f"{total_steps} steps; step watchdog: {window_s}; TensorBoard: {logdir}", flush=True)
 
     batches = feed.steps(step)
     micro = next(batches)
     counts = all_reduce_sum(task.counts(micro), run.world)
     stopping, skipped_in_a_row = False, 0
-    while step < total_steps and not stopping:
-        # -- one optimizer step over this rank's micro-batches
-        start, lr = time.time(), step_cell.learning_rate(step)
-        keys = feed.dropout_keys(step)
-        out = step_cell.step([task.inputs(b, counts, dropout(k)) for b, k in zip(micro, keys)])
-        step += 1
+    try:
+        while step < total_steps and not stopping:
+            # -- one optimizer step over this rank's micro-batches
+            start, lr = time.time(), step_cell.learning_rate(step)
+            keys = feed.dropout_keys(step)
+            out = step_cell.step([task.inputs(b, counts, dropout(k)) for b, k in zip(micro, keys)])
+            step += 1
 
-        # -- one collective: this step's loss and metric sums, the stop flag (any rank's request stops
-        #    every rank at this step: one leaving alone would block the others), the next step's counts
-        step_counts = counts
-        micro = next(batches) if step < total_steps else None
-        local = [*out["totals"], float(bool(stop)), *(task.counts(micro) if micro else [0.0] * len(counts))]
-        summed = all_reduce_sum(local, run.world)
-        totals, stopping, counts = summed[:len(out["totals"])], summed[len(out["totals"])] > 0, \
-            summed[len(out["totals"]) + 1:]
+            # -- one collective: this step's loss and metric sums, the stop flag (any rank's request stops
+            #    every rank at this step: one leaving alone would block the others), the next step's counts
+            step_counts = counts
+            block_read_for_tests(run.rank, step)
+            micro = next(batches) if step < total_steps else None
+            local = [*out["totals"], float(bool(stop)), *(task.counts(micro) if micro else [0.0] * len(counts))]
+            summed = all_reduce_sum(local, run.world)
+            totals, stopping, counts = summed[:len(out["totals"])], summed[len(out["totals"])] > 0, \
+                summed[len(out["totals"]) + 1:]
 
-        # -- log
-        metrics = {"loss": totals[0] / out["loss_scale"], **task.train_metrics(totals[1:], step_counts),
-                   "lr": lr, "grad_norm": out["grad_norm"], "loss_scale": out["loss_scale"],
-                   "skipped_steps": out["skipped_steps"], "time": time.time() - start}
-        avg = logger.train_step(step, metrics, feed.global_batch, step % cfg.log_interval == 0 or step == total_steps)
-        if avg is not None and run.rank == 0:
-            mfu = f", mfu: {avg['mfu']:.1%}" if "mfu" in avg else ""
-            print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, rank_id: {run.rank}, "
-                  f"{task.log_fields(step, avg)}, "
-                  f"lr: {avg['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, loss_scale: {avg['loss_scale']:g}, "
-                  f"skipped: {avg['skipped_steps']}, samples/s: {avg['samples_per_sec']:.1f}, "
-                  f"tflops: {avg['tflops']:.3f}{mfu}, "
-                  f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
+            # -- log
+            metrics = {"loss": totals[0] / out["loss_scale"], **task.train_metrics(totals[1:], step_counts),
+                       "lr": lr, "grad_norm": out["grad_norm"], "loss_scale": out["loss_scale"],
+                       "skipped_steps": out["skipped_steps"], "time": time.time() - start}
+            avg = logger.train_step(step, metrics, feed.global_batch, step % cfg.log_interval == 0 or step == total_steps)
+            if avg is not None and run.rank == 0:
+                mfu = f", mfu: {avg['mfu']:.1%}" if "mfu" in avg else ""
+                print(f"step: {step}/{total_steps}, avg_time(ms): {avg['time'] * 1000:.2f}, rank_id: {run.rank}, "
+                      f"{task.log_fields(step, avg)}, "
+                      f"lr: {avg['lr']:.3e}, grad_norm: {avg['grad_norm']:.3f}, loss_scale: {avg['loss_scale']:g}, "
+                      f"skipped: {avg['skipped_steps']}, samples/s: {avg['samples_per_sec']:.1f}, "
+                      f"tflops: {avg['tflops']:.3f}{mfu}, "
+                      f"eta: {(total_steps - step) * avg['time'] / 60:.1f} min", flush=True)
 
-        # -- a run that keeps skipping non-finite steps is not learning: stop it, saving nothing (every
-        #    rank sees the same all-reduced gradient norm, so every rank stops at this step)
-        skipped_in_a_row = 0 if out["finite"] else skipped_in_a_row + 1
-        if skipped_in_a_row and skipped_in_a_row >= cfg.skip_limit > 0:
-            logger.drain()
-            if run.rank == 0:
-                print(f"error: step {step}: the loss or gradient norm was not finite for {skipped_in_a_row} steps in a "
-                      f"row (max_skipped_in_a_row={cfg.skip_limit}), so nothing was saved since; the last good "
-                      f"checkpoint is {run.checkpoints.latest() or 'none yet'}; usual causes: a learning rate too high "
-                      f"for this model and batch, a bad batch of data, fp16 overflow", file=sys.stderr, flush=True)
-            return NOT_LEARNING
+            watchdog.beat()  # a step came: the watchdog's window starts again
 
-        # -- evaluate at each epoch end, every eval_steps and at the last step
-        if step % feed.steps_per_epoch == 0 or (cfg.eval_steps and step % cfg.eval_steps == 0) or step == total_steps:
-            logger.scalars(step, task.evaluate(step, step_cell))
+            # -- a run that keeps skipping non-finite steps is not learning: stop it, saving nothing (every
+            #    rank sees the same all-reduced gradient norm, so every rank stops at this step)
+            skipped_in_a_row = 0 if out["finite"] else skipped_in_a_row + 1
+            if skipped_in_a_row and skipped_in_a_row >= cfg.skip_limit > 0:
+                logger.drain()
+                if run.rank == 0:
+                    print(f"error: step {step}: the loss or gradient norm was not finite for {skipped_in_a_row} steps in a "
+                          f"row (max_skipped_in_a_row={cfg.skip_limit}), so nothing was saved since; the last good "
+                          f"checkpoint is {run.checkpoints.latest() or 'none yet'}; usual causes: a learning rate too high "
+                          f"for this model and batch, a bad batch of data, fp16 overflow", file=sys.stderr, flush=True)
+                return NOT_LEARNING
 
-        # -- save every save_steps, at the last step and when stopping; never a step that was skipped.
-        #    A failed save (a full disk) is every rank's one-line error: the previous checkpoint stands
-        if (step % cfg.save_steps == 0 or step == total_steps or stopping) and not skipped_in_a_row:
-            window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
-            failed = None
-            if run.rank == 0:
-                epoch, in_epoch = divmod(step, feed.steps_per_epoch)
-                try:
-                    run.checkpoints.save(step_cell, task.bert_config, {
-                        "step": step, "epoch": epoch, "step_in_epoch": in_epoch,
-                        "samples_seen": step * feed.global_batch, "seed": cfg.seed, "world_size": run.world,
-                        "log_window": window, "config": cfg.to_dict(), **task.state()})
-                except CheckpointError as exc:
-                    failed = exc
-            if all_reduce_sum([float(failed is not None)], run.world)[0]:
-                if failed is not None:
-                    print(f"error: {failed}", file=sys.stderr, flush=True)
-                return BAD_INPUT
+            # -- evaluate at each epoch end, every eval_steps and at the last step
+            if step % feed.steps_per_epoch == 0 or (cfg.eval_steps and step % cfg.eval_steps == 0) or step == total_steps:
+                logger.scalars(step, task.evaluate(step, step_cell))
+
+            # -- save every save_steps, at the last step and when stopping; never a step that was skipped.
+            #    A failed save (a full disk) is every rank's one-line error: the previous checkpoint stands
+            if (step % cfg.save_steps == 0 or step == total_steps or stopping) and not skipped_in_a_row:
+                window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
+                failed = None
+                if run.rank == 0:
+                    epoch, in_epoch = divmod(step, feed.steps_per_epoch)
+                    try:
+                        run.checkpoints.save(step_cell, task.bert_config, {
+                            "step": step, "epoch": epoch, "step_in_epoch": in_epoch,
+                            "samples_seen": step * feed.global_batch, "seed": cfg.seed, "world_size": run.world,
+                            "log_window": window, "config": cfg.to_dict(), **task.state()})
+                    except CheckpointError as exc:
+                        failed = exc
+                if all_reduce_sum([float(failed is not None)], run.world)[0]:
+                    if failed is not None:
+                        print(f"error: {failed}", file=sys.stderr, flush=True)
+                    return BAD_INPUT
+    finally:
+        watchdog.stop()
     logger.drain()
 
     # -- stop request: saved above, leave; else the task's results
