@@ -138,3 +138,37 @@ def test_a_worker_that_makes_no_step_prints_its_stacks_and_exits_and_the_same_co
     again = run_module("bert.pretrain", *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"resumed from {tmp_path / 'out' / 'checkpoints' / 'step_00000002'} at step 2" in again.stdout
+
+
+def test_tasks_join_one_in_place_restart_and_a_task_that_never_comes_back_turns_it_into_a_requeue(tmp_path,
+                                                                                                   monkeypatch):
+    """The launch path's decision without a cluster: the record in <log dir>/restarts/<job>.json."""
+    import json
+    import threading
+
+    from bert.cluster import launch as launch_module
+
+    requeued = []
+    monkeypatch.setattr(Launch, "_requeue", lambda self, layout, why: requeued.append((layout.rank, why)))
+    tasks = [Launch("prepare", [], log_dir=tmp_path) for _ in range(2)]
+    layouts = [Layout(rank=rank, world=2, job_id="42", scheduler="slurm") for rank in range(2)]
+    outcomes = {}
+    threads = [threading.Thread(target=lambda r=rank: outcomes.__setitem__(r, tasks[r]._restart_after_failure(
+        -9 if r else 1, layouts[r], attempt=0))) for rank in range(2)]
+    threads[1].start()  # rank 1's worker failed; rank 0's stopped by its launcher, later
+    threads[0].start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {0: "again", 1: "again"} and requeued == []
+    record = json.loads((tmp_path / "restarts" / "42.json").read_text())
+    assert [(f["rank"], f["cause"], f["action"]) for f in record["failures"]] in (
+        [(1, "killed by SIGKILL", "in place")], [(0, "exited with code 1", "in place")])
+    assert sorted(record["back"]["0.1"]) == [0, 1]
+
+    monkeypatch.setattr(launch_module, "RENDEZVOUS_S", 0.5)  # rank 1's node is gone: only rank 0 comes back
+    assert tasks[0]._restart_after_failure(1, layouts[0], attempt=1) == "done"
+    (rank, why), = requeued
+    assert rank == 0 and why == ("rank 0's worker exited with code 1; rank(s) 1 did not come back within 0.5 s "
+                                 "(their node is gone); restart 1 of at most 3")
+    record = json.loads((tmp_path / "restarts" / "42.json").read_text())
+    assert [f["action"] for f in record["failures"]] == ["in place", "requeue"]

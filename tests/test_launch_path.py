@@ -15,6 +15,7 @@ from safetensors.numpy import load_file
 
 from conftest import REPO, run_module
 from bert.cluster.launch import Layout, worker_env
+from bert.train.watchdog import BLOCK_READ_ENV
 from slurm_fixture import job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 
 STEPS = 12
@@ -134,18 +135,37 @@ def test_two_node_job_is_one_process_group_with_the_losses_of_one_process(uninte
     assert max(np.abs(ours[k] - ref[k]).max() for k in ref) < 1e-5
 
 
-@pytest.mark.parametrize("door", ["sbatch", "submitit"])
-def test_two_tasks_per_node_on_two_nodes_are_four_ranks_with_the_losses_of_one_process(slurm, wiki_8k, uninterrupted,
-                                                                                        door, tmp_path):
-    """4 ranks × 2 = the global batch of one process × 8: one task per device, local ranks 0 and 1."""
-    job = submit(slurm, door, f"t-4ranks-{door}-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "train_batch_size=2"),
-                 tmp_path / "jobs", tasks_per_node=2)
+@pytest.mark.parametrize("door, fault", [("sbatch", "killed"), ("submitit", "hung")])
+def test_two_tasks_per_node_on_two_nodes_are_four_ranks_that_survive_a_dead_or_hung_rank(slurm, wiki_8k, uninterrupted,
+                                                                                          door, fault, tmp_path):
+    """4 ranks × 2 = the global batch of one process × 8: one task per device, local ranks 0 and 1.
+    One rank's worker is killed (sbatch) or blocks in its read after step 6 (submitit: the step
+    watchdog, 10 s, ends it); every worker restarts in place, and the losses stay one process's."""
+    marker = tmp_path / "blocked-once"
+    job = submit(slurm, door, f"t-4ranks-{door}-{os.getpid()}",
+                 pretrain_args(wiki_8k, tmp_path, "train_batch_size=2", "step_timeout=10"), tmp_path / "jobs",
+                 tasks_per_node=2, env={BLOCK_READ_ENV: f"2:6:{marker}"} if fault == "hung" else None)
+    if fault == "killed":
+        pid = until(job, lambda: job.worker_pid(rank=3))
+        until(job, lambda: (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file())
+        os.kill(pid, signal.SIGKILL)
     fields = wait_job(slurm, job.id)
     log = job.log()
     assert fields["JobState"] == "COMPLETED" and fields["NumTasks"] == "4", (fields, log[-3000:])
+    assert fields["Restarts"] == "0", log[-3000:]
     for rank, node in ((0, "node1"), (1, "node1"), (2, "node2"), (3, "node2")):
         assert re.search(rf"^launch: pretrain task {rank}/4 on {node}, job \d+: worker pid \d+$", log, re.M), log[-3000:]
-    assert "4 worker(s) × 2 × 1 = 8 per step" in log
+        assert re.search(rf"^launch: pretrain task {rank}/4 on {node}, job \d+, in-place restart 1 of at most 3 after "
+                         r"rank \d's worker .*: worker pid \d+$", log, re.M), log[-3000:]
+    if fault == "killed":
+        assert re.search(r"^launch: rank 3's worker killed by SIGKILL \(checkpoint at step \d+\); restarting every "
+                         r"worker in this allocation: in-place restart 1 of at most 3$", log, re.M), log[-3000:]
+    else:  # a worker whose watchdog fired, or whose launcher saw another's failure, printed its stacks
+        assert f"{BLOCK_READ_ENV}: rank 2 blocks its read of step 6" in log and marker.is_file()
+        assert "Timeout (0:00:10)!" in log and re.search(r" in block_read_for_tests$", log, re.M), log[-3000:]
+        assert re.search(r"^launch: rank \d's worker exited with code 1 \(checkpoint at step 4\); restarting every "
+                         r"worker in this allocation: in-place restart 1 of at most 3$", log, re.M), log[-3000:]
+    assert "resumed from" in log and "4 worker(s) × 2 × 1 = 8 per step" in log
     found = losses(log)
     assert sorted(found) == list(range(1, STEPS + 1))
     for step, values in found.items():
@@ -272,6 +292,34 @@ def test_a_worker_that_keeps_dying_stops_at_the_restart_limits(slurm, wiki_8k, d
                      r"rank 0 killed by SIGKILL\), resuming from step 100 every time; "
                      rf"{in_place} of {in_place} in-place restarts in this allocation and {requeues} of {requeues} "
                      r"requeues used, not requeueing$", log, re.M), log[-3000:]
+
+
+@pytest.mark.parametrize("door, fault", [("sbatch", "not learning"), ("submitit", "full disk")])
+def test_a_run_that_a_restart_cannot_help_fails_once_in_one_line(slurm, wiki_8k, door, fault, tmp_path):
+    """Exit codes 3 (the non-finite policy) and 2 (a full disk) on 2 ranks: no in-place restart, no requeue."""
+    out = tmp_path / "out"
+    if fault == "full disk":  # a real 30 MB tmpfs: the checkpoint of step 4 (~18 MB) fits, step 8's does not
+        out.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(out)], capture_output=True,
+                                 text=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"no tmpfs here: {mounted.stderr.strip()}")
+        extra, error, code = [], r"error: saving step 8 failed: No space left on device; ", 2
+    else:  # lr 1e20 once warmup lifts it: every step from the third is non-finite
+        extra, error, code = ["optim.learning_rate=1e20", "max_skipped_in_a_row=3"], r"error: step \d+: the loss ", 3
+    try:
+        job = submit(slurm, door, f"t-hopeless-{door}-{os.getpid()}", pretrain_args(wiki_8k, out, *extra,
+                                                                                    f"log_dir={tmp_path / 'logs'}"),
+                     tmp_path / "jobs")
+        fields = wait_job(slurm, job.id, requeue_now=False)
+    finally:
+        if fault == "full disk":
+            subprocess.run(["umount", str(out)], check=True)
+    log = job.log()
+    assert fields["JobState"] == "FAILED" and fields["Restarts"] == "0", (fields, log[-3000:])
+    assert door != "sbatch" or fields["ExitCode"] == f"{code}:0", fields
+    assert re.search(rf"^{error}", log, re.M) and "in-place restart" not in log and "requeueing" not in log, log[-3000:]
+    assert len(re.findall(r"^launch: pretrain task 0/2 ", log, re.M)) == 1  # started once
 
 
 @pytest.mark.parametrize("door, masking", [("sbatch", "static"), ("submitit", "dynamic")])
