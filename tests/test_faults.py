@@ -172,3 +172,36 @@ def test_tasks_join_one_in_place_restart_and_a_task_that_never_comes_back_turns_
                                  "(their node is gone); restart 1 of at most 3")
     record = json.loads((tmp_path / "restarts" / "42.json").read_text())
     assert [f["action"] for f in record["failures"]] == ["in place", "requeue"]
+
+
+@pytest.mark.slow  # trains
+def test_rollback_reloads_the_last_good_checkpoint_past_the_batches_since_and_stops_when_its_tries_run_out(wiki_8k,
+                                                                                                          tmp_path):
+    """lr 1e20 stays: every rollback meets non-finite steps again, so the tries run out (a passing cause,
+    a bad stretch of data, would be left behind by the skipped batches)."""
+    import re
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = run_module("bert.pretrain", *args_for(wiki_8k, tmp_path, "total_steps=40", "save_steps=1",
+                                                "optim.warmup_steps=4", "optim.learning_rate=1e20",
+                                                "max_skipped_in_a_row=3", "on_nonfinite=rollback", "max_rollbacks=2",
+                                                "rollback_skip_batches=5"))
+    assert run.returncode == NOT_LEARNING, run.stderr[-2000:]
+    last_good = CheckpointManager(tmp_path / "checkpoints").latest()
+    good = int(last_good.name.removeprefix("step_"))
+    rollbacks = re.findall(r"^rollback (\d) of at most 2: step (\d+) ended 3 non-finite steps in a row; reloaded "
+                           r"(\S+) \(step (\d+)\) and continue at data position (\d+), (\d+) batches skipped in all$",
+                           run.stdout, re.M)
+    assert [r[0] for r in rollbacks] == ["1", "2"], run.stdout[-3000:]
+    skipped = 0
+    for _, stuck, reloaded, step, position, skipped_in_all in rollbacks:
+        assert reloaded == str(last_good) and int(step) == good  # nothing saved while stuck
+        assert int(position) == int(stuck) + skipped + 5  # past the batches since the checkpoint, and 5 more
+        skipped = int(skipped_in_all)
+        assert int(position) == good + skipped
+    assert run.stderr.count("\n") == 1 and "in a row (max_skipped_in_a_row=3) after 2 rollback(s)" in run.stderr
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("faults/rollbacks")] == [(good, 1.0), (good, 2.0)]
+    assert max(e.step for e in events.Scalars("train/loss")) == good + 3  # the rolled-back steps purged, logged anew

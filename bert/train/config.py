@@ -85,7 +85,10 @@ class RunConfig:
     seed: int = 12345  # data order, dropout masks, fresh weights
     save_steps: int = 500  # checkpoint every N steps (and at the last step and on a stop request)
     keep_checkpoints: int = 2  # newest complete checkpoints kept
-    max_skipped_in_a_row: int | None = None  # non-finite steps in a row that stop the run; None: 10 in fp32, 40 under a dynamic loss scale; 0: never
+    on_nonfinite: str = "stop"  # after max_skipped_in_a_row: stop (exit code 3) | rollback (to the last checkpoint, past the batches since it)
+    rollback_skip_batches: int = 0  # rollback: batches skipped beyond those from the checkpoint to the stuck step
+    max_rollbacks: int = 3  # rollback: tries per run (kept in checkpoints) before it stops as `stop` does
+    max_skipped_in_a_row: int | None = None  # non-finite steps in a row that set off on_nonfinite; None: 10 in fp32, 40 under a dynamic loss scale; 0: never
     step_timeout: float | None = None  # s without a step before the worker prints its stacks and exits 1 (bert.train.watchdog); None: max(600, 20 × median step); 0: off
     log_interval: int = 20  # steps per log line and TensorBoard point (averaged over them)
     eval_steps: int = 0  # also evaluate every N steps; always at each epoch end
@@ -113,6 +116,10 @@ class RunConfig:
             raise ConfigError("loss_scale must be dynamic or static, loss_scale_value positive")
         _at_least_one(self, "train_batch_size", "accumulation_steps", "epochs", "save_steps", "keep_checkpoints",
                       "log_interval")
+        if self.on_nonfinite not in ("stop", "rollback"):
+            raise ConfigError(f"on_nonfinite {self.on_nonfinite!r} is not stop or rollback")
+        if self.rollback_skip_batches < 0 or self.max_rollbacks < 0:
+            raise ConfigError("rollback_skip_batches and max_rollbacks must be >= 0")
         if self.total_steps < 0 or self.eval_steps < 0 or self.peak_tflops < 0 or (self.max_skipped_in_a_row or 0) < 0 \
                 or (self.step_timeout or 0) < 0:
             raise ConfigError("total_steps, eval_steps, peak_tflops, max_skipped_in_a_row and step_timeout must be >= 0")

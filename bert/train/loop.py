@@ -119,10 +119,11 @@ def train(cfg, task: Task, run: Run, stop) -> int:
     dropout = DropoutInputs(task.model, cfg.seq_length, cfg.dropout_masks)
 
     # -- resume from the newest checkpoint, or start at step 0
-    step, window = 0, []
+    step, window, skipped_batches, rollbacks = 0, [], 0, 0
     if run.latest is not None:
         state = run.checkpoints.restore(run.latest, step_cell, task.bert_config)
         step, window = state["step"], state["log_window"]
+        skipped_batches, rollbacks = state.get("skipped_batches", 0), state.get("rollbacks", 0)
         task.restore(state)
         print(f"resumed from {run.latest} at step {step}", flush=True)
     logdir = Path(cfg.log_dir) / cfg.run / "tb"
@@ -139,7 +140,7 @@ def train(cfg, task: Task, run: Run, stop) -> int:
               f"{cfg.accumulation_steps} = {feed.global_batch} per step, {feed.steps_per_epoch} steps/epoch, "
               f"{total_steps} steps; step watchdog: {window_s}; TensorBoard: {logdir}", flush=True)
 
-    batches = feed.steps(step)
+    batches = feed.steps(step + skipped_batches)  # the data position: steps + batches skipped by rollbacks
     micro = next(batches)
     counts = all_reduce_sum(task.counts(micro), run.world)
     stopping, skipped_in_a_row = False, 0
@@ -177,15 +178,36 @@ def train(cfg, task: Task, run: Run, stop) -> int:
 
             watchdog.beat()  # a step came: the watchdog's window starts again
 
-            # -- a run that keeps skipping non-finite steps is not learning: stop it, saving nothing (every
-            #    rank sees the same all-reduced gradient norm, so every rank stops at this step)
+            # -- a run that keeps skipping non-finite steps is not learning: roll back to the last
+            #    checkpoint past the batches since it (on_nonfinite=rollback, while tries remain), else
+            #    stop, saving nothing. Every rank sees the same all-reduced gradient norm: all act here
             skipped_in_a_row = 0 if out["finite"] else skipped_in_a_row + 1
             if skipped_in_a_row and skipped_in_a_row >= cfg.skip_limit > 0:
+                latest = run.checkpoints.latest()
+                if cfg.on_nonfinite == "rollback" and rollbacks < cfg.max_rollbacks and latest is not None:
+                    stuck_at, position = step, step + skipped_batches
+                    state = run.checkpoints.restore(latest, step_cell, task.bert_config)
+                    task.restore(state)
+                    step, rollbacks = state["step"], rollbacks + 1
+                    skipped_batches = position + cfg.rollback_skip_batches - step
+                    logger.rewind(step, state["log_window"])
+                    logger.scalars(step, {"faults/rollbacks": rollbacks})
+                    if run.rank == 0:
+                        print(f"rollback {rollbacks} of at most {cfg.max_rollbacks}: step {stuck_at} ended "
+                              f"{skipped_in_a_row} non-finite steps in a row; reloaded {latest} (step {step}) and "
+                              f"continue at data position {step + skipped_batches}, {skipped_batches} batches "
+                              f"skipped in all", flush=True)
+                    batches = feed.steps(step + skipped_batches)
+                    micro = next(batches)
+                    counts = all_reduce_sum(task.counts(micro), run.world)
+                    skipped_in_a_row = 0
+                    continue
                 logger.drain()
                 if run.rank == 0:
-                    print(f"error: step {step}: the loss or gradient norm was not finite for {skipped_in_a_row} steps in a "
-                          f"row (max_skipped_in_a_row={cfg.skip_limit}), so nothing was saved since; the last good "
-                          f"checkpoint is {run.checkpoints.latest() or 'none yet'}; usual causes: a learning rate too high "
+                    tried = f" after {rollbacks} rollback(s)" if cfg.on_nonfinite == "rollback" else ""
+                    print(f"error: step {step}: the loss or gradient norm was not finite for {skipped_in_a_row} steps "
+                          f"in a row (max_skipped_in_a_row={cfg.skip_limit}){tried}, so nothing was saved since; the "
+                          f"last good checkpoint is {latest or 'none yet'}; usual causes: a learning rate too high "
                           f"for this model and batch, a bad batch of data, fp16 overflow", file=sys.stderr, flush=True)
                 return NOT_LEARNING
 
@@ -199,12 +221,13 @@ def train(cfg, task: Task, run: Run, stop) -> int:
                 window = logger.drain()  # TensorBoard holds every logged step before the checkpoint counts
                 failed = None
                 if run.rank == 0:
-                    epoch, in_epoch = divmod(step, feed.steps_per_epoch)
+                    epoch, in_epoch = divmod(step + skipped_batches, feed.steps_per_epoch)
                     try:
                         run.checkpoints.save(step_cell, task.bert_config, {
                             "step": step, "epoch": epoch, "step_in_epoch": in_epoch,
                             "samples_seen": step * feed.global_batch, "seed": cfg.seed, "world_size": run.world,
-                            "log_window": window, "config": cfg.to_dict(), **task.state()})
+                            "log_window": window, "skipped_batches": skipped_batches, "rollbacks": rollbacks,
+                            "config": cfg.to_dict(), **task.state()})
                     except CheckpointError as exc:
                         failed = exc
                 if all_reduce_sum([float(failed is not None)], run.world)[0]:

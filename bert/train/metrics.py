@@ -22,7 +22,7 @@ class MetricsLogger:
                  window: list[dict] | None = None, step_flops: int = 0, peak_tflops: float | None = None):
         self.logdir = logdir if rank == 0 else None
         self.step_flops, self.peak_tflops = step_flops, peak_tflops  # a step's model FLOPs; all devices' peak
-        self.writer = None
+        self.writer, self.opened = None, 0
         if self.logdir is not None:
             # purge_step drops events a killed run logged after its last checkpoint
             self._open(start_step, purge_step=start_step + 1 if start_step else None)
@@ -31,13 +31,16 @@ class MetricsLogger:
         self.window: list[dict] = list(window or [])  # steps since the last logged one (restored on resume)
 
     def _open(self, step: int, purge_step: int | None = None) -> None:
-        """A new event file; its name sorts after the earlier ones (time, host, then the step)."""
+        """A new event file; its name sorts after the earlier ones: time, host, then this logger's count
+        of files (a rollback reopens at an earlier step, maybe within the same second), then the step."""
         from tensorboardX import SummaryWriter
 
         # a non-finite loss is logged as it is; the loop reports such steps itself, in one line
         logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
-        self.writer = SummaryWriter(str(self.logdir), purge_step=purge_step, filename_suffix=f".{step:09d}")
+        self.opened += 1
+        self.writer = SummaryWriter(str(self.logdir), purge_step=purge_step,
+                                    filename_suffix=f".{self.opened:04d}.{step:09d}")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.logdir is None:
@@ -64,6 +67,14 @@ class MetricsLogger:
             avg["mfu"] = perf["perf/mfu"] = avg["tflops"] / self.peak_tflops
         self.scalars(step, {**{f"train/{k}": v for k, v in avg.items() if k in window[-1] and k != "time"}, **perf})
         return avg
+
+    def rewind(self, step: int, window: list[dict]) -> None:
+        """Back to a checkpoint's `step` and open `window` (a rollback): the events logged after it
+        are purged, as on resume."""
+        self.drain()
+        self.window = list(window)
+        if self.logdir is not None:
+            self._open(step, purge_step=step + 1)
 
     def drain(self) -> list[dict]:
         """Put every event logged so far on disk and return the open window, for the checkpoint."""
