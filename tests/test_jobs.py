@@ -40,7 +40,8 @@ def slurm_env(sandbox):
     ("slurm-gpu", ["--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--requeue",
                    "--signal=USR2@300", "--time=1440", "--exclusive", "export NCCL_DEBUG=WARN", "--kill-on-bad-exit=1",
                    "source tools/gpu_env.sh",
-                   "# device: GPU (device_target auto: gpus_per_node 8); up to 3 requeues after a worker failure"]),
+                   "# device: GPU (device_target auto: gpus_per_node 8); after a worker failure up to 3 restarts in the "
+                   "allocation, then up to 3 requeues"]),
     ("slurm-ascend", ["--nodes=2", "--ntasks-per-node=8", "--gres=npu:8", "--partition=ascend", "--requeue",
                       "--signal=USR2@300", "--time=1440", "export MS_ENABLE_RUNTIME_PROFILER=0",
                       "source tools/ascend_env.sh", "# device: Ascend (device_target auto: gres npu:8)"]),
