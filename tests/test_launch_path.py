@@ -224,6 +224,35 @@ def test_a_killed_worker_restarts_every_worker_in_place_with_the_uninterrupted_p
     assert [(e.step, e.value) for e in events.Scalars("job/restarts")] == [(resumed, 1.0)]
 
 
+def test_a_lost_node_requeues_the_job_which_resumes_exactly_when_the_node_is_back(slurm, wiki_8k, uninterrupted,
+                                                                                  tmp_path):
+    """Rank 1 (node2) holds every rank at step 6 (its read blocks), then node2 dies: slurmd, step daemon
+    and tasks SIGKILLed at once. Rank 0's worker ends (its watchdog, 20 s, or MindSpore's heartbeat),
+    its task finds no rank 1 at the in-place restart and requeues; the job runs again once node2 is back."""
+    marker = tmp_path / "blocked-once"
+    job = submit(slurm, "sbatch", f"t-node-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "step_timeout=20"),
+                 tmp_path / "jobs", env={BLOCK_READ_ENV: f"1:6:{marker}"})
+    until(job, lambda: f"{BLOCK_READ_ENV}: rank 1 blocks its read of step 6" in job.log())
+    killed = slurm.lose_node("node2")
+    lost = time.monotonic()
+    try:
+        assert len(killed) >= 4, killed  # slurmd, slurmstepd, the task's launcher and its worker
+        until(job, lambda: f"requeueing job {job.id}" in job.log(), deadline_s=300)
+        print(f"requeued {time.monotonic() - lost:.1f} s after node2 was lost")
+    finally:
+        slurm.restore_node("node2")
+    fields = wait_job(slurm, job.id)
+    log = job.log()
+    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "1", (fields, log[-3000:])
+    assert re.search(r"^launch: rank 0's worker [^;]+ \(checkpoint at step 4\); rank\(s\) 1 did not come back within "
+                     rf"60 s \(their node is gone\); restart 1 of at most 3: requeueing job {job.id}$", log, re.M), \
+        log[-3000:]
+    assert f"resumed from {tmp_path / 'checkpoints' / 'step_00000004'} at step 4" in log
+    ours, ref = final_weights(tmp_path), final_weights(uninterrupted["out"] / "sbatch")
+    for name in ref:
+        np.testing.assert_array_equal(ours[name], ref[name], err_msg=name)
+
+
 @pytest.mark.parametrize("door", ["sbatch", "submitit"])
 def test_the_time_limit_signal_saves_requeues_and_ends_at_exactly_the_planned_step(slurm, wiki_8k, door, tmp_path):
     steps = 40

@@ -40,7 +40,9 @@ slurmdbd's munge socket from AccountingStoragePass (AuthInfo does not reach that
 
 Python: `env = Sandbox("/tmp/slurm-sandbox", nodes=2).up()` gives an environment for
 subprocess (SLURM_CONF set, /usr/sbin and /usr/bin on PATH, inherited SLURM_* job variables
-dropped); `.status()`, `.down()` and `.env` as above.
+dropped); `.status()`, `.down()` and `.env` as above; `.lose_node("node2")` emulates a node that
+dies (SIGKILL to its slurmd, its slurmstepd processes and its tasks) and `.restore_node("node2")`
+brings it back.
 """
 from __future__ import annotations
 
@@ -149,6 +151,31 @@ def process_alive(pid: int, comm: str) -> bool:
         return False
     name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
     return name == comm and state not in "ZX"
+
+
+def process_tree_of_node(node: str) -> tuple[list[int], list[int]]:
+    """(step daemons, task processes) of `node`: the live processes whose SLURMD_NODENAME is `node`
+    (its tasks and what they started), and the slurmstepd processes above them."""
+    tasks, stepds = [], set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or a kernel thread
+            continue
+        if f"SLURMD_NODENAME={node}".encode() not in environ:
+            continue
+        tasks.append(int(entry.name))
+        parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        while parent > 1 and not process_alive(parent, "slurmstepd"):
+            try:
+                parent = int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                break
+        if parent > 1:
+            stepds.add(parent)
+    return sorted(stepds), tasks
 
 
 def which(program: str) -> str | None:
@@ -458,6 +485,25 @@ class Sandbox:
             if time.monotonic() > deadline:
                 raise SandboxError(f"`sacctmgr add cluster {CLUSTER}` failed: {tail(added.stderr or listed.stderr)}")
             time.sleep(0.5)
+
+    def lose_node(self, node: str) -> list[int]:
+        """Emulate a node that dies: SIGKILL its slurmd, its step daemons and every process of its
+        tasks, at once and without a word to slurmctld; → the pids killed. restore_node() brings it back."""
+        daemon = next(d for d in self.daemons() if d.name == f"slurmd {node}")
+        slurmd = [daemon.pid()] if daemon.alive() else []
+        stepds, tasks = process_tree_of_node(node)
+        for pid in [*slurmd, *stepds, *tasks]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return [*slurmd, *stepds, *tasks]
+
+    def restore_node(self, node: str) -> None:
+        """Start a lost node's slurmd again and wait until it takes jobs (ReturnToService=2)."""
+        self.start(f"slurmd {node}", [which("slurmd"), "-f", str(self.conf), "-N", node])
+        if not self.wait_for_nodes(START_TIMEOUT_S):
+            raise SandboxError(f"{node} not back after {START_TIMEOUT_S} s: {self.node_states()}; see {self.dir}/log")
 
     def wait_for_nodes(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
