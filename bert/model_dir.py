@@ -82,8 +82,10 @@ def _listing(names: list[str], shown: int = 8) -> str:
 
 
 def assign_state(model, state: dict[str, np.ndarray], missing_ok: tuple[str, ...] = (),
-                 unexpected_ok: tuple[str, ...] = (), source: str = "checkpoint") -> list[str]:
+                 unexpected_ok: tuple[str, ...] = (), source: str = "checkpoint", in_place: bool = False) -> list[str]:
     """Copy `state` into `model`'s parameters by name; returns the names left at their init.
+    `in_place`: into the parameters' own memory (Tensor.copy_), for a model whose graph is compiled
+    already — set_data gives the Parameter new memory, which a compiled graph never sees.
 
     Missing names (unless under a `missing_ok` prefix), unexpected names (unless under an
     `unexpected_ok` prefix) and shape mismatches raise one CheckpointError listing them all.
@@ -106,5 +108,6 @@ def assign_state(model, state: dict[str, np.ndarray], missing_ok: tuple[str, ...
 
     for name, param in params.items():
         if name in state:
-            param.set_data(ms.Tensor(state[name], dtype=param.dtype))
+            value = ms.Tensor(state[name], dtype=param.dtype)
+            param.copy_(value) if in_place else param.set_data(value)
     return missing

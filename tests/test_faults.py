@@ -205,3 +205,43 @@ def test_rollback_reloads_the_last_good_checkpoint_past_the_batches_since_and_st
     events.Reload()
     assert [(e.step, e.value) for e in events.Scalars("faults/rollbacks")] == [(good, 1.0), (good, 2.0)]
     assert max(e.step for e in events.Scalars("train/loss")) == good + 3  # the rolled-back steps purged, logged anew
+
+
+@pytest.mark.slow  # trains
+def test_rollback_leaves_a_bad_stretch_of_data_behind_and_resumes_exactly(wiki_8k, tmp_path):
+    """A corpus whose rows of data positions 2 and 3 (steps 3 and 4) carry infinite masked-LM weights
+    (corrupt data): two non-finite steps, a rollback to step 2 past them, then a run that learns; a
+    run killed after the rollback resumes to the same weights."""
+    import re
+
+    from bert.data.mindrecord import COLUMNS, read_rows, shard_files
+    from bert.data.mindrecord_writer import write_shard
+    from bert.data.shards import write_stats
+    from bert.train.data import BlockPermutation
+    from conftest import kill_after_checkpoint
+    from test_pretrain import STEPS, final_weights, losses
+
+    rows = [row for shard in shard_files(wiki_8k["examples"]) for row in read_rows(shard)]
+    columns = {name: np.stack([row[name] for row in rows]) for name in COLUMNS}
+    order = BlockPermutation(len(rows), 16, 7, 0)  # the feed's epoch-0 order for seed 7
+    columns["masked_lm_weights"][order(np.arange(2 * 8, 4 * 8))] = np.inf  # 8 rows per step, one rank
+    shard = tmp_path / "bad" / "corrupt.mindrecord"
+    write_shard(shard, [columns])
+    write_stats(shard, {"instances": len(rows)})  # what marks a shard complete
+    args = args_for({**wiki_8k, "examples": tmp_path / "bad"}, tmp_path / "a", "seed=7", "save_steps=1",
+                    "max_skipped_in_a_row=2", "on_nonfinite=rollback")
+    whole = run_module("bert.pretrain", *args)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert re.search(rf"^rollback 1 of at most 3: step 4 ended 2 non-finite steps in a row; reloaded "
+                     rf"{re.escape(str(tmp_path / 'a' / 'checkpoints' / 'step_00000002'))} \(step 2\) and continue at "
+                     r"data position 4, 2 batches skipped in all$", whole.stdout, re.M), whole.stdout[-3000:]
+    found = losses(whole.stdout)  # the last line of each step: after the rollback
+    assert sorted(found) == list(range(1, STEPS + 1)) and all(np.isfinite(v).all() for v in found.values())
+
+    b = [str(a).replace(str(tmp_path / "a"), str(tmp_path / "b")) for a in args]
+    kill_after_checkpoint(["-m", "bert.pretrain", *b], tmp_path / "b" / "checkpoints" / "step_00000005")
+    resumed = run_module("bert.pretrain", *b)
+    assert resumed.returncode == 0 and not re.search(r"^rollback ", resumed.stdout, re.M), resumed.stderr[-3000:]
+    ours, ref = final_weights(tmp_path / "b"), final_weights(tmp_path / "a")
+    for name in ref:
+        np.testing.assert_array_equal(ours[name], ref[name], err_msg=name)

@@ -227,10 +227,10 @@ def test_a_killed_worker_restarts_every_worker_in_place_with_the_uninterrupted_p
 def test_a_lost_node_requeues_the_job_which_resumes_exactly_when_the_node_is_back(slurm, wiki_8k, uninterrupted,
                                                                                   tmp_path):
     """Rank 1 (node2) holds every rank at step 6 (its read blocks), then node2 dies: slurmd, step daemon
-    and tasks SIGKILLed at once. Rank 0's worker ends (its watchdog, 20 s, or MindSpore's heartbeat),
+    and tasks SIGKILLed at once. Rank 0's worker ends (its watchdog, 10 s, or MindSpore's heartbeat),
     its task finds no rank 1 at the in-place restart and requeues; the job runs again once node2 is back."""
     marker = tmp_path / "blocked-once"
-    job = submit(slurm, "sbatch", f"t-node-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "step_timeout=20"),
+    job = submit(slurm, "sbatch", f"t-node-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "step_timeout=10"),
                  tmp_path / "jobs", env={BLOCK_READ_ENV: f"1:6:{marker}"})
     until(job, lambda: f"{BLOCK_READ_ENV}: rank 1 blocks its read of step 6" in job.log())
     killed = slurm.lose_node("node2")

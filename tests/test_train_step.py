@@ -100,3 +100,30 @@ def test_clip_by_global_norm_scales_all_gradients_together():
     assert float(clipped[0].asnumpy()[0, 0]) / float(clipped[1].asnumpy()[0]) == pytest.approx(-2.0)
     small = clip_by_global_norm(grads, norm, 100.0)
     np.testing.assert_array_equal(small[0].asnumpy(), grads[0].asnumpy())
+
+
+@pytest.mark.slow  # compiles two models
+def test_weights_copied_in_place_reach_a_compiled_graph_which_set_data_does_not():
+    """Why a rollback (bert.train.loop) and finetuning's best weights (bert.train.classifier) load with
+    assign_state(in_place=True): set_data gives a Parameter new memory, and a graph compiled before
+    keeps computing with the old (MindSpore 2.10, measured here)."""
+    from bert.model import BertForSequenceClassification
+    from bert.model_dir import assign_state
+
+    config = BertConfig.from_name("L2-H128", vocab_size=100)
+    ids = ms.Tensor(np.arange(16, dtype=np.int32).reshape(2, 8))
+    models = [BertForSequenceClassification(config) for _ in range(3)]
+    other = {p.name: p.asnumpy() * 0.5 + 0.01 for p in models[2].get_parameters()}
+    assign_state(models[2], other)
+    for model in models:
+        model.set_train(False)
+    expected = models[2](ids).asnumpy()  # PyNative, from the new weights
+    outputs = []
+    for model, in_place in ((models[0], True), (models[1], False)):
+        forward = ms.jit(model.construct)
+        before = forward(ids).asnumpy()
+        assign_state(model, other, in_place=in_place)
+        outputs.append((before, forward(ids).asnumpy()))
+    (_, copied), (before, replaced) = outputs
+    np.testing.assert_allclose(copied, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(replaced, before)  # set_data: the compiled graph saw nothing

@@ -90,13 +90,14 @@ class CheckpointManager:
             shutil.rmtree(old, ignore_errors=True)
         return target
 
-    def restore(self, path: Path, train_step, config: BertConfig) -> dict:
-        """Load everything saved at `path` into `train_step`; returns the saved state.json."""
+    def restore(self, path: Path, train_step, config: BertConfig, in_place: bool = False) -> dict:
+        """Load everything saved at `path` into `train_step` (`in_place`: one that has run already,
+        bert.model_dir.assign_state); returns the saved state.json."""
         check_config_match(config, BertConfig.from_file(path / CONFIG_FILE), f"checkpoint {path}")
         weights = load_state(path / WEIGHTS_FILE)
         weights.update(load_state(path / TRAIN_STATE_FILE))
         # checkpoints written before the loss scale was saved: fp32 runs' static scale 1 is the init anyway
-        assign_state(train_step, weights, missing_ok=("loss_scale.",), source=f"checkpoint {path}")
+        assign_state(train_step, weights, missing_ok=("loss_scale.",), source=f"checkpoint {path}", in_place=in_place)
         return json.loads((path / STATE_FILE).read_text())
 
 

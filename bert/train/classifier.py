@@ -138,7 +138,8 @@ class Classification(Task):
         cfg, task, output = self.cfg, self.task, run.output
         best_dir = output / "best"
         if best_dir.is_dir():
-            assign_state(self.model, read_model_dir(best_dir)[1], source="best checkpoint")
+            # in place: self.forward, compiled by the evaluations, would not see set_data's new memory
+            assign_state(self.model, read_model_dir(best_dir)[1], source="best checkpoint", in_place=True)
         for stem, columns in self.data.test.items():
             outputs = outputs_of(self.forward, self.model, columns, cfg.eval_batch_size)
             write_text_atomic(output / f"{stem}.tsv",

@@ -186,7 +186,7 @@ def train(cfg, task: Task, run: Run, stop) -> int:
                 latest = run.checkpoints.latest()
                 if cfg.on_nonfinite == "rollback" and rollbacks < cfg.max_rollbacks and latest is not None:
                     stuck_at, position = step, step + skipped_batches
-                    state = run.checkpoints.restore(latest, step_cell, task.bert_config)
+                    state = run.checkpoints.restore(latest, step_cell, task.bert_config, in_place=True)
                     task.restore(state)
                     step, rollbacks = state["step"], rollbacks + 1
                     skipped_batches = position + cfg.rollback_skip_batches - step
