@@ -346,7 +346,9 @@ def test_a_run_that_a_restart_cannot_help_fails_once_in_one_line(slurm, wiki_8k,
             subprocess.run(["umount", str(out)], check=True)
     log = job.log()
     assert fields["JobState"] == "FAILED" and fields["Restarts"] == "0", (fields, log[-3000:])
-    assert door != "sbatch" or fields["ExitCode"] == f"{code}:0", fields
+    # srun reports the code of the task that failed first (the job's own ExitCode may be the other
+    # task's, which srun then stopped)
+    assert door != "sbatch" or f"Exited with exit code {code}" in log, log[-3000:]
     assert re.search(rf"^{error}", log, re.M) and "in-place restart" not in log and "requeueing job" not in log, log[-3000:]
     assert len(re.findall(r"^launch: pretrain task 0/2 ", log, re.M)) == 1  # started once
 
