@@ -159,11 +159,23 @@ def restart_record(log_dir: Path, job_id: str):
     with open(path, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
-        record = {"failures": [], "back": {}, **json.loads(handle.read() or "{}")}
+        text = handle.read()
+        record = {"failures": [], "back": {}, **json.loads(text or "{}")}
         yield record
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(record, indent=1) + "\n")
+        new = json.dumps(record, indent=1) + "\n"
+        if new != text:  # the tasks' once-a-second looks write nothing
+            handle.seek(0)
+            handle.truncate()
+            handle.write(new)
+
+
+def failure_of(failures: list[dict], allocation: int, attempt: int) -> dict | None:
+    """The failure recorded for `attempt` of `allocation`, if any."""
+    return next((f for f in failures if (f["allocation"], f["attempt"]) == (allocation, attempt)), None)
+
+
+def requeue_count(failures: list[dict]) -> int:
+    return sum(f["action"] == "requeue" for f in failures)
 
 
 class Launch:
@@ -239,8 +251,7 @@ class Launch:
         if not restarts_file(self.log_dir, layout.job_id).is_file():
             return None
         with restart_record(self.log_dir, layout.job_id) as record:
-            return next((f for f in record["failures"] if (f["allocation"], f["attempt"]) == (self.allocation, attempt)),
-                        None)
+            return failure_of(record["failures"], self.allocation, attempt)
 
     def _stop_processes(self, dump: bool) -> None:
         """Kill this task's processes; with `dump`, first ask the worker for every thread's stack
@@ -304,11 +315,11 @@ class Launch:
         key = f"{self.allocation}.{attempt + 1}"
         with restart_record(self.log_dir, layout.job_id) as record:
             failures = record["failures"]
-            failure = next((f for f in failures if (f["allocation"], f["attempt"]) == (self.allocation, attempt)), None)
+            failure = failure_of(failures, self.allocation, attempt)
             first = failure is None
             if first:
                 in_place = sum(f["allocation"] == self.allocation and f["action"] == "in place" for f in failures)
-                requeues = sum(f["action"] == "requeue" for f in failures)
+                requeues = requeue_count(failures)
                 failure = {"allocation": self.allocation, "attempt": attempt, "rank": layout.rank,
                            "cause": describe_exit(code), "resume_step": step,
                            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -330,7 +341,7 @@ class Launch:
             return self._no_rendezvous(layout, attempt, missing, why)
         if failure["action"] == "requeue":
             if first:
-                requeues = sum(f["action"] == "requeue" for f in history)
+                requeues = requeue_count(history)
                 self._requeue(layout, f"{why}; restart {requeues} of at most {self.max_restarts}")
             return "done"
         if first:
@@ -353,17 +364,17 @@ class Launch:
     def _no_rendezvous(self, layout: Layout, attempt: int, missing: list[int], why: str) -> str:
         """Tasks missing at an in-place restart: the first task to time out turns it into a requeue."""
         with restart_record(self.log_dir, layout.job_id) as record:
-            failure = next(f for f in record["failures"] if (f["allocation"], f["attempt"]) == (self.allocation, attempt))
+            failure = failure_of(record["failures"], self.allocation, attempt)
             first = failure["action"] == "in place"
             if first:
-                requeues = sum(f["action"] == "requeue" for f in record["failures"])
+                requeues = requeue_count(record["failures"])
                 failure["action"] = "requeue" if requeues < self.max_restarts else "stop"
             history = list(record["failures"])
         if not first:
             return "done"
         gone = f"rank(s) {', '.join(map(str, missing))} did not come back within {RENDEZVOUS_S} s (their node is gone)"
         if failure["action"] == "requeue":
-            requeues = sum(f["action"] == "requeue" for f in history)
+            requeues = requeue_count(history)
             self._requeue(layout, f"{why}; {gone}; restart {requeues} of at most {self.max_restarts}")
         else:
             print(f"launch: {gone}", file=sys.stderr, flush=True)
@@ -376,7 +387,7 @@ class Launch:
                  else f", resuming from steps {', '.join(map(str, steps))}" if steps else "")
         causes = "; ".join(f"rank {f['rank']} {f['cause']}" for f in history)
         in_place = sum(f["allocation"] == self.allocation and f["action"] == "in place" for f in history)
-        requeues = sum(f["action"] == "requeue" for f in history)
+        requeues = requeue_count(history)
         print(f"launch: error: the workers of job {layout.job_id} failed {len(history)} times ({causes}){where}; "
               f"{in_place} of {self.max_inplace_restarts} in-place restarts in this allocation and {requeues} of "
               f"{self.max_restarts} requeues used, not requeueing", file=sys.stderr, flush=True)
