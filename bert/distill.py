@@ -7,15 +7,17 @@ TensorBoard).
     python -m bert.distill --config configs/distill_sst2.yaml teacher=… init=… [key=value …]
 
 The teacher runs in inference mode only (no dropout, no gradients). With cache_teacher (the
-default) its outputs over the training + transfer set are computed once into output_dir/teacher_logits.npy,
-keyed by the teacher's weights and the tokenized inputs (a changed teacher or set recomputes
-them), so the student's epochs never run the teacher; cache_teacher=false runs it on every batch.
+default) its outputs over the training + transfer set are computed once into teacher_logits.npy
+(in teacher_cache, default output_dir: students of one teacher can share it), keyed by the
+teacher's weights and the tokenized inputs (a changed teacher or set recomputes them), so the
+student's epochs never run the teacher; cache_teacher=false runs it on every batch.
 """
 # MindSpore (and bert.model, bert.train.loss, which import it) is imported inside the functions that use
 # it: bad input is reported in one line before MindSpore loads.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -41,7 +43,7 @@ from bert.train.config import DistillConfig
 from bert.train.data import ArrayFeed
 from bert.train.loop import open_run, train
 
-CACHE_FILE, CACHE_KEY_FILE = "teacher_logits.npy", "teacher_logits.json"
+CACHE_FILE, CACHE_KEY_FILE, CACHE_LOCK_FILE = "teacher_logits.npy", "teacher_logits.json", "teacher_logits.lock"
 
 
 def main(argv=None) -> int:
@@ -114,20 +116,24 @@ def inputs_digest(columns) -> str:
     return digest.hexdigest()
 
 
-def cached_logits(output: Path, key: dict, compute, write: bool) -> tuple[np.ndarray, bool]:
-    """The cache's logits when its key matches `key`, else `compute()` (saved when `write`);
-    the key file is written last, so a cut-off write is never taken for a cache."""
-    key_file, cache = output / CACHE_KEY_FILE, output / CACHE_FILE
-    if key_file.is_file() and cache.is_file() and json.loads(key_file.read_text()) == key:
-        return np.load(cache, allow_pickle=False), True
-    logits = compute()
-    if write:
-        output.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(cache)
-        with open(tmp, "wb") as f:
-            np.save(f, logits, allow_pickle=False)
-        os.replace(tmp, cache)
-        write_text_atomic(key_file, json.dumps(key, indent=2) + "\n")
+def cached_logits(folder: Path, key: dict, compute, write: bool) -> tuple[np.ndarray, bool]:
+    """The cache's logits when its key matches `key`, else `compute()` (saved when `write`).
+    The folder's lock is held from the look to the write, so students sharing a cache (a study's
+    sizes) compute it once: the others wait, then read it. The key file is written last, so a
+    cut-off write is never taken for a cache."""
+    key_file, cache = folder / CACHE_KEY_FILE, folder / CACHE_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / CACHE_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if key_file.is_file() and cache.is_file() and json.loads(key_file.read_text()) == key:
+            return np.load(cache, allow_pickle=False), True
+        logits = compute()
+        if write:
+            tmp = temporary_sibling(cache)
+            with open(tmp, "wb") as f:
+                np.save(f, logits, allow_pickle=False)
+            os.replace(tmp, cache)
+            write_text_atomic(key_file, json.dumps(key, indent=2) + "\n")
     return logits, False
 
 
@@ -158,11 +164,12 @@ class Distillation(Classification):
             start = time.time()
             key = {"teacher": str(source), "teacher_sha256": teacher_digest, "inputs_sha256": inputs_digest(inputs),
                    "rows": len(columns["labels"]), "num_labels": task.num_labels}
+            cache = Path(cfg.teacher_cache) if cfg.teacher_cache else run.output
             columns["teacher_outputs"], reused = cached_logits(
-                run.output, key, lambda: outputs_of(teacher_forward, teacher, inputs, cfg.eval_batch_size)
+                cache, key, lambda: outputs_of(teacher_forward, teacher, inputs, cfg.eval_batch_size)
                 .astype(np.float32), write=run.rank == 0)
             origin = (f"{'read from' if reused else f'computed in {time.time() - start:.1f} s into'} "
-                      f"{run.output / CACHE_FILE}")
+                      f"{cache / CACHE_FILE}")
             self.teacher = None
         else:
             origin = "computed live on every batch"

@@ -151,6 +151,39 @@ def test_teacher_logit_cache_is_keyed_and_written_last(tmp_path):
     assert not reused and calls == [1.0, 3.0, 4.0] and (tmp_path / CACHE_FILE).is_file()
 
 
+def test_students_sharing_a_teacher_cache_compute_it_once(tmp_path):
+    """Two students of one teacher (a study's sizes) at once: the first computes under the folder's
+    lock, the second waits and reads — whichever order the threads reach the lock in."""
+    import threading
+
+    from bert.distill import cached_logits
+
+    key, calls, started, go = {"teacher_sha256": "a"}, [], threading.Event(), threading.Event()
+
+    def first_compute():
+        started.set()
+        go.wait(60)  # holds the lock until the second student has started
+        calls.append("first")
+        return np.ones((2, 2), np.float32)
+
+    def second_compute():
+        calls.append("second")
+        return np.zeros((2, 2), np.float32)
+
+    results = {}
+    first = threading.Thread(target=lambda: results.update(first=cached_logits(tmp_path, key, first_compute, True)))
+    first.start()
+    assert started.wait(60)
+    second = threading.Thread(target=lambda: results.update(second=cached_logits(tmp_path, key, second_compute, True)))
+    second.start()
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert calls == ["first"]
+    assert results["first"][1] is False and results["second"][1] is True
+    assert np.array_equal(results["second"][0], np.ones((2, 2), np.float32))
+
+
 def test_teacher_with_another_vocab_is_refused(task, hard, tmp_path):
     tokens = (assets.uncased_vocab()).read_text(encoding="utf-8").split("\n")
     tokens[2000] = "distillation"  # same size, one token different

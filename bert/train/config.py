@@ -234,7 +234,8 @@ class DistillConfig(FinetuneConfig):
     temperature: float = 1.0  # softmax temperature of both distributions (classification)
     soft_weight: float = 1.0  # 1: teacher only (the paper); 0: hard labels only
     transfer_data: str | None = None  # unlabeled examples (one per line, tab-separated pairs) added to train
-    cache_teacher: bool = True  # teacher outputs computed once into output_dir/teacher_logits.npy
+    cache_teacher: bool = True  # teacher outputs computed once into <teacher_cache>/teacher_logits.npy
+    teacher_cache: str | None = None  # that folder (default output_dir); students sharing one compute it once
     output_dir: str = "outputs/distill/sst2"
 
     def validate(self) -> None:
