@@ -44,7 +44,7 @@ HALF = {"fp16": "float16", "bf16": "bfloat16"}
 MEMORY_SIZE = re.compile(r"^([1-9]\d*(\.\d*)?|0\.\d*[1-9]\d*)GB$")  # max_device_memory: MindSpore's "xxGB" format
 PRECISIONS = {"CPU": ("fp32",), "GPU": ("fp32", "fp16"), "Ascend": ("fp32", "fp16", "bf16")}
 
-# What the launcher (jobs/launch.py) puts in each worker's environment of a multi-process run, unless
+# What the launcher (bert.cluster.launch) puts in each worker's environment of a multi-process run, unless
 # the profile's `env:` or the caller's environment sets it. A dead rank is found by MindSpore's cluster
 # heartbeat, not by a collective's timeout: MS_NODE_TIMEOUT fails the surviving workers and the
 # launcher requeues (tests/test_launch_path.py). The collective timeouts sit far above the longest

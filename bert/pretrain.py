@@ -5,17 +5,20 @@
 
 A run whose output_dir already holds a checkpoint resumes from it (weights, optimizer moments,
 step, LR schedule, loss scale, data cursor). SIGUSR2/SIGTERM: save at the next step boundary and
-exit 0 (whether the job is then requeued is the launcher's call: jobs/launch.py).
+exit 0 (whether the job is then requeued is the launcher's call: bert.cluster.launch). A run that
+reached its last step writes output_dir/results.json (step, checkpoint, config) last: its mark of done.
 """
 # MindSpore (and bert.model, bert.train.loss, bert.train.distributed, which import it) is imported inside
 # the functions that use it: bad input is reported in one line before MindSpore loads.
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from bert.atomic import write_text_atomic
 from bert.convert import load_pretrained
 from bert.data.config import DataConfig
 from bert.data.pretraining import Vocab
@@ -26,6 +29,8 @@ from bert.train.cli import run_cli
 from bert.train.config import PretrainConfig
 from bert.train.data import Corpus, DataFeedError, PretrainingFeed, check_files, resolve_files
 from bert.train.loop import Run, Task, open_run, train
+
+RESULTS_FILE = "results.json"
 
 # the model's input order (BertForPreTraining.mlm_nll) of the MindRecord columns
 INPUTS = ("input_ids", "segment_ids", "input_mask", "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
@@ -113,7 +118,11 @@ class Pretraining(Task):
         return {f"eval/{k}": v for k, v in results.items()}
 
     def finish(self, step, run):
-        print(f"done: step {step}, checkpoint {run.checkpoints.latest()}", flush=True)
+        """results.json: the run's completion mark (its last step and checkpoint), written last."""
+        latest = run.checkpoints.latest()
+        write_text_atomic(run.output / RESULTS_FILE, json.dumps(
+            {"step": step, "checkpoint": str(latest), "config": self.cfg.to_dict()}, indent=2) + "\n")
+        print(f"done: step {step}, checkpoint {latest}", flush=True)
 
 
 def main(argv=None) -> int:

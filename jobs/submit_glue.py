@@ -17,39 +17,11 @@ from pathlib import Path
 
 from bert.atomic import write_text_atomic
 from bert.cluster.launch import stage_config
-from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, preflight, run_main, stage_args, submit,
-                                 submit_array, tensorboard_hint)
+from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, array_ids, model_args, numbers, preflight,
+                                 run_local, run_main, stage_args, submit, submit_array, tensorboard_hint)
 from bert.config import ConfigError
 from bert.glue import tasks as glue
-from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN, cell_dir, plan as grid_plan
-from bert.model_dir import CheckpointError
-from bert.train.checkpoints import resolve_init
-
-
-def numbers(text: str | None, kind, flag: str) -> list | None:
-    """`--batch-sizes 16,32` → [16, 32]; None when the flag was not given."""
-    if text is None:
-        return None
-    try:
-        values = [kind(x) for x in text.split(",") if x]
-    except ValueError:
-        values = []
-    if not values or min(values) <= 0:
-        raise SubmitError(f"{flag}: not a comma-separated list of positive numbers: {text!r}")
-    return values
-
-
-def model_args(init: Path) -> list[str]:
-    """The model of `init` (its bert_config.json, or an HF config.json) instead of the config's."""
-    try:
-        source = resolve_init(init)
-    except CheckpointError as exc:
-        raise SubmitError(f"--init: {exc}") from None
-    folder = source if source.is_dir() else source.parent  # a TF checkpoint is a file prefix
-    for name in ("bert_config.json", "config.json"):
-        if (folder / name).is_file():
-            return [f"model_config={folder / name}", "model.name=null", "model.vocab_size=null"]
-    return []
+from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN, GridError, cell_dir, parse_tasks, plan as grid_plan
 
 
 def main(argv=None) -> int:
@@ -68,10 +40,10 @@ def main(argv=None) -> int:
 
     def build():
         plan = Plan.from_args(args, "glue")
-        tasks = list(glue.TASKS) if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
-        unknown = [t for t in tasks if t not in glue.TASKS]
-        if unknown or not tasks:
-            raise SubmitError(f"unknown task {unknown[0] if unknown else args.tasks!r} (tasks: {', '.join(glue.TASKS)})")
+        try:
+            tasks = parse_tasks(args.tasks)
+        except GridError as exc:
+            raise SubmitError(str(exc)) from None
         if args.max_parallel is not None and args.max_parallel < 1:
             raise SubmitError(f"--max-parallel must be at least 1, got {args.max_parallel}")
         base = stage_args(args, [f"init={args.init}", *model_args(args.init)], stage="finetune")
@@ -106,18 +78,10 @@ def main(argv=None) -> int:
         write_text_atomic(root / PLAN, json.dumps(grid, indent=2) + "\n")
         if plan.cluster == "slurm":
             array = submit_array(plan, jobs, max_parallel=args.max_parallel)
-            submit(plan, summary, tasks_per_node=1, dependency=f"afterany:{array[0].job_id.split('_')[0]}")
+            submit(plan, summary, tasks_per_node=1, dependency="afterany:" + ":".join(array_ids(array)))
             tensorboard_hint()
             return
-        failed = []
-        step = args.max_parallel or 1
-        for start in range(0, len(jobs), step):  # local: max_parallel cells at a time
-            chunk = submit_array(plan, jobs[start:start + step])
-            for job, cell in zip(chunk, grid["cells"][start:start + step]):
-                try:
-                    job.results()
-                except Exception:  # submitit's FailedJobError; the cell's log says why
-                    failed.append(f"{cell['task']}/{cell['cell']} (log {job.paths.stderr})")
+        failed = run_local(plan, jobs, [f"{c['task']}/{c['cell']}" for c in grid["cells"]], args.max_parallel)
         try:
             summary()
         except RuntimeError as exc:  # bert.glue.grid said why on stderr

@@ -16,21 +16,11 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, run_main, submit, tensorboard_args,
-                                 tensorboard_hint)
+from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, run_main, split_overrides, submit,
+                                 tensorboard_args, tensorboard_hint)
 from bert.glue.sst2_demo import write_demo
 
-STAGE_PREFIXES = ("data.", "pretrain.", "finetune.", "distill.")
-
-
-def split_overrides(overrides: list[str]) -> dict[str, list[str]]:
-    out = {prefix.rstrip("."): [] for prefix in STAGE_PREFIXES}
-    for item in overrides:
-        stage, _, rest = item.partition(".")
-        if stage not in out or not rest:
-            raise SubmitError(f"override {item!r} must start with one of {', '.join(STAGE_PREFIXES)}")
-        out[stage].append(rest)
-    return out
+STAGES = ("data", "pretrain", "finetune", "distill")  # the prefixes of the overrides
 
 
 def main(argv=None) -> int:
@@ -47,7 +37,7 @@ def main(argv=None) -> int:
 
     def build():
         plan = Plan.from_args(args, "pipeline")
-        stages = split_overrides(args.overrides)
+        stages = split_overrides(args.overrides, STAGES)
         if not Path(args.input).exists():
             raise SubmitError(f"input {args.input} does not exist")
         work = Path(args.workdir).resolve()

@@ -314,6 +314,7 @@ class Sandbox:
             "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU",
             "SlurmdParameters=config_overrides",
             "MailProg=/bin/true", "ReturnToService=2", "MinJobAge=3600",
+            "MaxArraySize=3",  # small, as some sites set it: larger arrays are split (bert.cluster.submit)
             "PreemptType=preempt/partition_prio", "PreemptMode=REQUEUE",
             "SlurmctldParameters=preempt_send_user_signal",
             *accounting,

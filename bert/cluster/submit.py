@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import re
 import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +30,7 @@ from bert.train.data import DataFeedError, resolve_files
 
 PROFILES = Path("configs") / "cluster"
 CLUSTERS = ("slurm", "local", "debug")
+DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's default MaxArraySize
 
 
 class SubmitError(Exception):
@@ -187,6 +190,43 @@ class StageJob:
         return code
 
 
+def split_overrides(overrides: list[str], stages: tuple[str, ...]) -> dict[str, list[str]]:
+    """`pretrain.total_steps=9 finetune.epochs=2` → {"pretrain": ["total_steps=9"], "finetune": ["epochs=2"], …}."""
+    out = {stage: [] for stage in stages}
+    for item in overrides:
+        stage, _, rest = item.partition(".")
+        if stage not in out or not rest:
+            raise SubmitError(f"override {item!r} must start with one of {', '.join(s + '.' for s in stages)}")
+        out[stage].append(rest)
+    return out
+
+
+def numbers(text: str | None, kind, flag: str) -> list | None:
+    """`--batch-sizes 16,32` → [16, 32]; None when the flag was not given."""
+    if text is None:
+        return None
+    try:
+        values = [kind(x) for x in text.split(",") if x]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise SubmitError(f"{flag}: not a comma-separated list of positive numbers: {text!r}")
+    return values
+
+
+def model_args(init: Path, flag: str = "--init") -> list[str]:
+    """The model of checkpoint `init` (its bert_config.json, or an HF config.json) as stage overrides."""
+    try:
+        source = resolve_init(init)
+    except CheckpointError as exc:
+        raise SubmitError(f"{flag}: {exc}") from None
+    folder = source if source.is_dir() else source.parent  # a TF checkpoint is a file prefix
+    for name in ("bert_config.json", "config.json"):
+        if (folder / name).is_file():
+            return [f"model_config={folder / name}", "model.name=null", "model.vocab_size=null"]
+    return []
+
+
 def stage_args(args, extra: list[str] = (), stage: str | None = None) -> list[str]:
     """The stage's CLI arguments: its config, the TensorBoard folder of --log-dir (a training
     stage's), then the user's overrides (last wins)."""
@@ -199,8 +239,9 @@ def tensorboard_args(args, stage: str | None) -> list[str]:
     return [f"log_dir={Path(args.log_dir).absolute()}"] if args.log_dir and stage in DISTRIBUTED else []
 
 
-def preflight(stage: str, args: list[str]) -> None:
-    """Catch a bad config or missing input here, in one line, rather than in a queued job."""
+def preflight(stage: str, args: list[str], produced: tuple[str, ...] = ()) -> None:
+    """Catch a bad config or missing input here, in one line, rather than in a queued job;
+    `produced` names the inputs (init, teacher) an earlier job of the submission will write."""
     if stage not in DISTRIBUTED:
         return
     try:
@@ -213,7 +254,7 @@ def preflight(stage: str, args: list[str]) -> None:
                 if not (Path(cfg.data_dir) / layout.file).is_file():
                     raise SubmitError(f"{Path(cfg.data_dir) / layout.file} does not exist")
             for key in ("init", "teacher"):
-                if getattr(cfg, key, None):
+                if getattr(cfg, key, None) and key not in produced:
                     resolve_init(Path(getattr(cfg, key)), key)
             if getattr(cfg, "transfer_data", None) and not Path(cfg.transfer_data).is_file():
                 raise SubmitError(f"transfer data {cfg.transfer_data} does not exist")
@@ -251,25 +292,60 @@ def submit(plan: Plan, job: StageJob, tasks_per_node: int | None = None, depende
     return submitted
 
 
+def max_array_size() -> int:
+    """Slurm's MaxArraySize (`scontrol show config`): array indices must stay below it."""
+    try:
+        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return DEFAULT_MAX_ARRAY_SIZE
+    match = re.search(r"^MaxArraySize\s*=\s*(\d+)", out, re.M)
+    return int(match[1]) if match else DEFAULT_MAX_ARRAY_SIZE
+
+
 def submit_array(plan: Plan, jobs: list[StageJob], dependency: str | None = None,
-                 max_parallel: int | None = None) -> list:
-    """Submit jobs as one Slurm job array (submitit's batch), at most `max_parallel` running at once
-    (sbatch --array=0-N%P); returns the submitit jobs."""
+                 max_parallel: int | None = None, tasks_per_node: int | None = None) -> list:
+    """Submit jobs as Slurm job arrays (submitit's batch), at most `max_parallel` of each array
+    running at once (sbatch --array=0-N%P), split into arrays of at most Slurm's MaxArraySize;
+    returns the submitit jobs, in order."""
     if plan.dry_run:
         print(f"# a job array of {len(jobs)} tasks, {max_parallel or 'all'} at a time; task 0:")
-        print_dry_run(plan, jobs[0], dependency=dependency, array=len(jobs), max_parallel=max_parallel)
+        print_dry_run(plan, jobs[0], tasks_per_node, dependency=dependency, array=len(jobs), max_parallel=max_parallel)
         return []
-    executor = plan.executor(dependency=dependency)
+    executor = plan.executor(tasks_per_node, dependency=dependency)
     if max_parallel and plan.cluster == "slurm":
         executor.update_parameters(array_parallelism=max_parallel)
+    size = max_array_size() if plan.cluster == "slurm" else len(jobs)
+    submitted = []
     try:
-        with sbatch_errors_captured(), executor.batch():
-            submitted = [executor.submit(job) for job in jobs]
+        for start in range(0, len(jobs), size):
+            with sbatch_errors_captured(), executor.batch():
+                chunk = [executor.submit(job) for job in jobs[start:start + size]]
+            submitted += chunk
     except Exception as exc:
         raise SubmitError(f"submission failed: {str(exc).strip().splitlines()[-1]}") from None
     for job in submitted:
         report(plan, job)
     return submitted
+
+
+def array_ids(jobs: list) -> list[str]:
+    """The Slurm array job ids of submitted array tasks (123 of 123_4), in order."""
+    return list(dict.fromkeys(job.job_id.split("_")[0] for job in jobs))
+
+
+def run_local(plan: Plan, jobs: list[StageJob], labels: list[str], max_parallel: int | None = None) -> list[str]:
+    """Run jobs on this machine, `max_parallel` (default 1) at a time; returns the failed ones'
+    labels, each with its log."""
+    failed = []
+    step = max_parallel or 1
+    for start in range(0, len(jobs), step):
+        chunk = submit_array(plan, jobs[start:start + step])
+        for job, label in zip(chunk, labels[start:start + step]):
+            try:
+                job.results()
+            except Exception:  # submitit's FailedJobError; the job's log says why
+                failed.append(f"{label} (log {job.paths.stderr})")
+    return failed
 
 
 def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=None, array=None,

@@ -35,6 +35,15 @@ class GridError(ValueError):
     """A grid that cannot be summarized; one line."""
 
 
+def parse_tasks(text: str) -> list[str]:
+    """'all' → GLUE's nine tasks; 'SST-2,STS-B' → those (unknown names refused)."""
+    tasks = list(glue.TASKS) if text == "all" else [t for t in text.split(",") if t]
+    unknown = [t for t in tasks if t not in glue.TASKS]
+    if unknown or not tasks:
+        raise GridError(f"unknown task {unknown[0] if unknown else text!r} (tasks: {', '.join(glue.TASKS)})")
+    return tasks
+
+
 def cell_name(batch_size: int, learning_rate: float) -> str:
     return f"bs{batch_size}_lr{learning_rate:g}"
 

@@ -27,7 +27,7 @@ def setup(cfg) -> tuple[int, int]:
     device, why = resolve(cfg.device_target)
     if device == "CPU":
         ms.set_device(device)
-    else:  # one process per accelerator: the launcher (msrun or jobs/launch.py) exports DEVICE_ID
+    else:  # one process per accelerator: the launcher (msrun or bert.cluster.launch) exports DEVICE_ID
         ms.set_device(device, device_index(device, int(os.environ.get("DEVICE_ID", "0"))))
     apply(device, cfg, why)
     print(f"device: {device} ({why})", flush=True)
