@@ -1,4 +1,4 @@
-"""Google's compact-model study as one submission (Turc et al. 2019; layout and table: bert.glue.study).
+"""Google's compact-model study as one submission (Turc et al. 2019; layout and table: bert.study).
 Every size is pretrained (one job array, an element per size); each size's GLUE grid is an array
 that starts when that size's pretraining succeeded (afterok on its own element: a failed size blocks
 no other); with --distill a teacher is finetuned once per task, its outputs computed once and read by
@@ -29,7 +29,7 @@ from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, array_
                                  submit_array, tensorboard_args, tensorboard_hint)
 from bert.config import ConfigError
 from bert.flops import PEAK_TFLOPS, peak_tflops
-from bert.glue import study
+from bert import study
 from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN as GRID_PLAN, GridError, cell_dir, parse_tasks
 from bert.glue.grid import plan as grid_plan
 
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
                 failed += run_local(stage_plan(f"{kind}-{size}"), jobs, labels, args.max_parallel)
         try:
             summary()
-        except RuntimeError as exc:  # bert.glue.study said why on stderr
+        except RuntimeError as exc:  # bert.study said why on stderr
             raise SubmitError(f"the study's summary failed: {exc}") from None
         total = len(pretrain_jobs) + len(teacher_jobs) + sum(map(len, cell_jobs.values()))
         if failed:

@@ -19,7 +19,7 @@ LAYERS = (
     ("data", ("bert.data", "bert.glue")),
     ("models", ("bert.model", "bert.convert")),
     ("training", ("bert.train",)),
-    ("stages", ("bert.pretrain", "bert.finetune", "bert.distill", "bert.predict")),
+    ("stages", ("bert.pretrain", "bert.finetune", "bert.distill", "bert.predict", "bert.study")),
     ("launching", ("bert.cluster",)),
 )
 # Imported where MindSpore must not load: config checks before a stage starts, data stages, launchers.
@@ -27,7 +27,8 @@ LIGHT = ("bert.config", "bert.device", "bert.device_settings", "bert.tokenizatio
          "bert.data.prepare", "bert.data.examples", "bert.data.mindrecord_writer", "bert.glue.grid",
          "bert.glue.dataset", "bert.glue.demo", "bert.train.config", "bert.train.checkpoints", "bert.train.data",
          "bert.train.cli", "bert.train.loop", "bert.train.classifier", "bert.pretrain", "bert.finetune",
-         "bert.distill", "bert.predict", "bert.convert", "bert.doctor", "bert.cluster.launch", "bert.cluster.submit")
+         "bert.distill", "bert.predict", "bert.study", "bert.convert", "bert.doctor", "bert.cluster.launch",
+         "bert.cluster.submit")
 
 
 def layer_of(module: str) -> int:

@@ -13,7 +13,7 @@ per task — then one table across sizes. jobs/submit_study.py plans and submits
                                       rows beside the sizes they released, every cell's run folder, and
                                       every missing or failed run named
 
-    python -m bert.glue.study summarize outputs/study
+    python -m bert.study summarize outputs/study
 """
 from __future__ import annotations
 
@@ -234,7 +234,7 @@ def markdown(table: dict, plan: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.glue.study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bert.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("summarize", help="write study_table.{md,json} of a study folder").add_argument(
