@@ -17,7 +17,6 @@ per task — then one table across sizes. jobs/submit_study.py plans and submits
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -123,11 +122,12 @@ def pretraining_steps(cfg, world: int) -> int | None:
     return cfg.epochs * instances // (cfg.train_batch_size * cfg.accumulation_steps * world)
 
 
-def cost(pretrain: dict, world: int, cells: dict, rows: dict[str, int], teacher=None) -> dict:
+def cost(pretrain: dict, world: int, cells: dict, rows: dict[str, int], teacher=()) -> dict:
     """Training FLOPs of a study: `pretrain` size → its pretraining config, on `world` devices;
-    `cells` size → [(finetune or distill config, task)]; `teacher` [(config, task)] finetuned once
-    per task (plus one forward over its train set for the students). A cell's epochs read its train
-    set's `rows` (transfer examples not counted). → {"sizes": {size: {pretrain, cells, steps}}, "teacher", "total"}."""
+    `cells` size → [(finetune or distill config, task, how many such cells)]; `teacher` the same,
+    finetuned once per task (plus one forward over its train set for the students). A cell's epochs
+    read its train set's `rows` (transfer examples not counted).
+    → {"sizes": {size: {"steps", "pretrain", "cells"}}, "teacher", "total"}"""
     def cell_flops(cfg, task):
         labels = glue.TASKS[task].num_labels
         per_example = classifier_step_flops(cfg.bert_config(), cfg.max_length, labels, 1)
@@ -140,9 +140,10 @@ def cost(pretrain: dict, world: int, cells: dict, rows: dict[str, int], teacher=
         global_batch = cfg.train_batch_size * cfg.accumulation_steps * world
         flops = (steps * pretraining_step_flops(cfg.bert_config(), cfg.max_seq_length, cfg.max_predictions_per_seq,
                                                 global_batch) if steps is not None else None)
-        out["sizes"][size] = {"steps": steps, "pretrain": flops, "cells": sum(cell_flops(c, t) for c, t in cells[size])}
-    for cfg, task in teacher or []:
-        out["teacher"] += cell_flops(cfg, task) * (1 + 1 / (3 * cfg.epochs))  # + the students' one forward
+        out["sizes"][size] = {"steps": steps, "pretrain": flops,
+                              "cells": sum(n * cell_flops(c, t) for c, t, n in cells[size])}
+    for cfg, task, n in teacher:
+        out["teacher"] += n * cell_flops(cfg, task) * (1 + 1 / (3 * cfg.epochs))  # + the students' one forward
     known = [v["pretrain"] for v in out["sizes"].values()]
     out["total"] = None if None in known else sum(known) + sum(v["cells"] for v in out["sizes"].values()) + out["teacher"]
     return out
@@ -234,19 +235,8 @@ def markdown(table: dict, plan: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.study", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("summarize", help="write study_table.{md,json} of a study folder").add_argument(
-        "root", help="the study folder (holds study_plan.json)")
-    args = parser.parse_args(argv)
-    try:
-        summarize(args.root)
-    except (StudyError, grid.GridError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(Path(args.root, "study_table.md").read_text(encoding="utf-8"), end="")
-    return 0
+    return grid.summarize_main(argv, "python -m bert.study", __doc__, summarize,
+                               "a study folder (holds study_plan.json)", "study_table.md", (StudyError,))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ restarted in place like any stage).
     python jobs/submit_study.py --data EXAMPLES --vocab VOCAB [--glue-dir data/glue] [--sizes all|L2-H128,…]
         [--tasks all|SST-2,…] [--pretrain-steps N] [--grid | --batch-sizes 16,32 --learning-rates 1e-4,5e-5]
         [--distill [--teacher CKPT_OR_DIR] [--transfer-data DIR]] [--max-parallel N] [--output outputs/study]
-        [--nodes N] [--device A100 [--mfu 0.3]] [--dry-run] [pretrain.KEY=V …] [finetune.KEY=V …] [distill.KEY=V …]
+        [--nodes N] [--device A100 [--mfu 0.3]] [--dry-run] [pretrain.KEY=V …] [finetune.KEY=V …]
+        [teacher.KEY=V …] [distill.KEY=V …]
 
 The same command again skips what is complete (a pretraining that wrote results.json at its last
 step, a run with results.json) and submits the rest again; a pretraining resumes from its checkpoint.
+Overrides go to their stage; teacher.KEY=V to the teacher's finetuning, after finetune.KEY=V.
 Pretraining runs on --nodes × --devices-per-node; the cells, one device each. --dry-run prints every
 job with its dependencies and the study's FLOPs (device-hours with --device, at an assumed --mfu).
 """
@@ -33,7 +35,7 @@ from bert import study
 from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN as GRID_PLAN, GridError, cell_dir, parse_tasks
 from bert.glue.grid import plan as grid_plan
 
-STAGES = ("pretrain", "finetune", "distill")  # the prefixes of the overrides
+STAGES = ("pretrain", "finetune", "teacher", "distill")  # the prefixes of the overrides (teacher: its finetuning)
 CONFIGS = {stage: f"configs/{name}.yaml" for stage, name in
            (("pretrain", "pretrain"), ("finetune", "finetune_sst2"), ("distill", "distill_sst2"))}
 
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
                     continue
                 model = model_args(teacher, "--teacher") if teacher else [f"model.name={big}"]
                 teacher_args[task] = [*task_args("finetune", task, study.teacher_dir(root, task), f"teacher-{task}"),
-                                      f"init={teacher or checkpoints(big)}", *model, *over["finetune"]]
+                                      f"init={teacher or checkpoints(big)}", *model, *over["finetune"], *over["teacher"]]
                 preflight("finetune", teacher_args[task], produced=() if teacher else ("init",))
                 teachers[task] = study.teacher_dir(root, task) / "best"
             base = config_of("distill", task_args("distill", tasks[0], root, "-") + [f"teacher={root}"] +
@@ -153,18 +155,25 @@ def main(argv=None) -> int:
                           produced=("init",) + (("teacher",) if task in teacher_args else ()))
 
         # -- the study's plan: a rerun of another study into the same folder is refused
-        settings = {"data": str(args.data.resolve()), "vocab": str(vocab), "glue_dir": str(glue_dir),
-                    "pretrain_steps": args.pretrain_steps, "teacher": str(args.teacher) if args.teacher else None,
-                    "overrides": args.overrides}
+        # -- the study's plan. What each kind of run was made with is kept: the same folder with other
+        #    settings would silently mix runs of both, so it is refused, naming the folders to remove
+        #    (each kind's settings hold those of the runs it starts from)
+        settings = {"pretrain": [str(args.data.resolve()), str(vocab), args.pretrain_steps, over["pretrain"]]}
+        settings["finetune"] = [str(glue_dir), over["finetune"], settings["pretrain"]]
+        settings["teacher"] = [str(args.teacher) if args.teacher else None, over["teacher"], settings["finetune"]]
+        settings["distill"] = [str(args.transfer_data) if args.transfer_data else None, over["distill"],
+                               settings["teacher"]]
         record = {"name": plan.name, "sizes": sizes, "tasks": tasks, "distill": args.distill,
                   "batch_sizes": batch_sizes, "learning_rates": learning_rates,
                   "pretrain_steps": {s: pretrain_cfgs[s].total_steps for s in sizes},
                   "teachers": {t: str(p) for t, p in teachers.items()}, "settings": settings}
         if (root / study.PLAN).is_file():
             before = json.loads((root / study.PLAN).read_text(encoding="utf-8"))["settings"]
-            if before != settings:
-                changed = ", ".join(k for k in settings if before.get(k) != settings[k])
-                raise SubmitError(f"{root} holds a study with other settings ({changed}): pass another --output")
+            stale = [root / kind for kind in settings if before.get(kind) != settings[kind] and
+                     (root / kind).is_dir() and any((root / kind).iterdir())]
+            if stale:
+                raise SubmitError(f"{root} holds runs made with other settings: remove {', '.join(map(str, stale))} "
+                                  f"to run them again with these, or pass another --output")
 
         # -- what is left to run (complete runs are skipped: the same command resumes the study)
         pretrain_todo = [s for s in sizes if not study.pretrained(root, s, pretrain_cfgs[s].total_steps)["complete"]]
@@ -292,9 +301,14 @@ def estimate(args, sizes, tasks, pretrain_cfgs, grids, runs, teacher_args, glue_
     except OSError as exc:
         print(f"# no estimate: {exc}")
         return
-    cells = {s: [(config_of(kind, runs[kind](s, c)), c["task"]) for kind in runs if grids[kind]
-                 for c in grids[kind]["cells"]] for s in sizes}
-    teacher = [(config_of("finetune", a), t) for t, a in teacher_args.items()]
+    cells = {}  # a task's cells differ in batch and learning rate only: the same FLOPs per example
+    for s in sizes:
+        cells[s] = []
+        for kind in (k for k in runs if grids[k]):
+            for task in tasks:
+                same = [c for c in grids[kind]["cells"] if c["task"] == task]
+                cells[s].append((config_of(kind, runs[kind](s, same[0])), task, len(same)))
+    teacher = [(config_of("finetune", a), t, 1) for t, a in teacher_args.items()]
     cost = study.cost(pretrain_cfgs, world, cells, rows, teacher)
     precision = pretrain_cfgs[sizes[0]].precision
     peak = peak_tflops(args.device, precision) if args.device else None
@@ -314,7 +328,7 @@ def estimate(args, sizes, tasks, pretrain_cfgs, grids, runs, teacher_args, glue_
     if teacher_args:
         print(f"# teacher\t\t\t\t{cost['teacher'] / 1e15:,.3g}\t{hours(cost['teacher'])}")
     total = cost["total"]
-    print(f"# total: {'unknown' if total is None else f'{total / 1e15:,.1f} PFLOP'}, "
+    print(f"# total: {'unknown' if total is None else f'{total / 1e15:,.0f} PFLOP'}, "
           f"{hours(total)} device-hours; pretraining on {world} device(s) per size, cells on one each")
 
 

@@ -108,11 +108,13 @@ def test_local_study_tables_every_cell_names_a_failed_one_and_resumes(wiki_8k, t
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())
     check_study(out)
 
-    # -- another study into the same folder is refused, in one line, before anything runs
-    other = [a if a != "4" else "5" for a in args]  # --pretrain-steps 5
-    run = submit_study(*other)
+    # -- other settings for runs already made are refused, in one line, naming the folders to remove
+    run = submit_study(*[a if a != "4" else "5" for a in args])  # --pretrain-steps 5
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
-    assert "holds a study with other settings (pretrain_steps)" in run.stderr
+    stale = ", ".join(str(out / kind) for kind in ("pretrain", "finetune", "teacher", "distill"))  # and what follows
+    assert f"holds runs made with other settings: remove {stale} to run them again" in run.stderr
+    run = submit_study(*args, "distill.temperature=2", "teacher.epochs=2")
+    assert run.returncode == 2 and f"remove {out / 'teacher'}, {out / 'distill'} to run" in run.stderr
 
 
 @pytest.mark.slow
@@ -151,7 +153,7 @@ def test_dry_run_lists_the_24_size_study_and_its_cost(wiki_8k, tmp_path):
     (["--teacher", "nowhere"], "--teacher and --transfer-data are for --distill"),
     (["--vocab", "nowhere.txt"], "--vocab nowhere.txt does not exist"),
     (["finetune.max_length=32"], "max_length must be 64, 128, 256 or 512, got 32"),
-    (["glue.epochs=2"], "override 'glue.epochs=2' must start with one of pretrain., finetune., distill."),
+    (["glue.epochs=2"], "override 'glue.epochs=2' must start with one of pretrain., finetune., teacher., distill."),
 ])
 def test_bad_studies_are_one_line(args, problem, tmp_path):
     glue_dir = write_demo(tmp_path / "glue", tasks=("SST-2",), sizes=(8, 4, 2))

@@ -197,20 +197,24 @@ def summarize(root: str | Path) -> dict:
     return table
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert.glue.grid", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def summarize_main(argv, prog: str, doc: str, summarize_fn, what: str, table: str, errors=()) -> int:
+    """`prog summarize ROOT`: `summarize_fn(ROOT)`, then print ROOT/`table`; a bad folder is one line."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("summarize", help="write the tables and the submission zip of a grid folder").add_argument(
-        "root", help="the grid folder (holds glue_plan.json)")
+    sub.add_parser("summarize", help=f"write the tables of {what}").add_argument("root", help=what)
     args = parser.parse_args(argv)
     try:
-        summarize(args.root)
-    except (GridError, OSError) as exc:
+        summarize_fn(args.root)
+    except (GridError, OSError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(Path(args.root, "glue_table.md").read_text(encoding="utf-8"), end="")
+    print(Path(args.root, table).read_text(encoding="utf-8"), end="")
     return 0
+
+
+def main(argv=None) -> int:
+    return summarize_main(argv, "python -m bert.glue.grid", __doc__, summarize,
+                          "a grid folder (holds glue_plan.json)", "glue_table.md")
 
 
 if __name__ == "__main__":
