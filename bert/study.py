@@ -5,8 +5,9 @@ per task — then one table across sizes. jobs/submit_study.py plans and submits
 
     <root>/pretrain/<SIZE>/           bert.pretrain (checkpoints/, results.json when it reached its last step)
     <root>/finetune/<SIZE>/           a GLUE grid of the size (bert.glue.grid: cells, glue_table.*)
-    <root>/teacher/<TASK>/            the teacher finetuned on the task, and its outputs (teacher_logits.npy),
-                                      computed once and read by every size's student
+    <root>/teacher/<TASK>/            the task's teacher (best/: by default a link to the largest size's best
+                                      cell, `teachers`), and its outputs (teacher_logits.npy), computed once
+                                      and read by every size's student
     <root>/distill/<SIZE>/            a grid of one distillation cell per task
     <root>/study_table.{md,json}      one "finetuned" and one "pre-trained distillation" row per size
                                       (dev numbers of each task's best cell), Google's published test
@@ -14,10 +15,12 @@ per task — then one table across sizes. jobs/submit_study.py plans and submits
                                       every missing or failed run named
 
     python -m bert.study summarize outputs/study
+    python -m bert.study teachers outputs/study     (the default teachers; the submission runs it)
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -173,13 +176,47 @@ def google_row(size: str) -> dict:
             "columns": dict(zip(grid.COLUMNS, cells))}
 
 
+def read_plan(root: Path) -> dict:
+    path = Path(root) / PLAN
+    if not path.is_file():
+        raise StudyError(f"{path} does not exist: not a study folder (jobs/submit_study.py writes it)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pick_teachers(root: str | Path) -> dict[str, dict]:
+    """The default teacher of each task, the teacher size's best finished cell (the study's largest
+    size, finetuned over the grid already): teacher/<TASK>/best becomes a relative symlink to that
+    cell's best/ (replaced atomically) and teacher/<TASK>/teacher.json names the cell. A task
+    without a finished cell gets no teacher, said here; its students then fail, named in the table."""
+    root = Path(root).resolve()
+    plan = read_plan(root)
+    size = plan["teacher_size"]
+    folder = grid_root(root, "finetune", size)
+    cells = grid.read_cells(folder, json.loads((folder / grid.PLAN).read_text(encoding="utf-8")))
+    picked = {}
+    for task in plan["tasks"]:
+        done = [c for c in cells if c["task"] == task and c["results"] and c["results"].get("best_checkpoint")]
+        if not done:
+            print(f"no teacher for {task}: no cell of {size} finished", flush=True)
+            continue
+        best = max(done, key=lambda c: c["results"]["best_score"])
+        link = teacher_dir(root, task) / "best"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(".best.tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.path.relpath(best["results"]["best_checkpoint"], link.parent))
+        os.replace(tmp, link)
+        picked[task] = {"size": size, "cell": best["cell"], "directory": str(grid.cell_dir(folder, best)),
+                        "best_score": best["results"]["best_score"]}
+        write_text_atomic(teacher_dir(root, task) / "teacher.json", json.dumps(picked[task], indent=2) + "\n")
+        print(f"teacher {task}: {size} {best['cell']}, dev score {best['results']['best_score']:.4f}", flush=True)
+    return picked
+
+
 def summarize(root: str | Path) -> dict:
     """study_table.{md,json} from the plan and every run folder; returns the table."""
     root = Path(root).resolve()
-    path = root / PLAN
-    if not path.is_file():
-        raise StudyError(f"{path} does not exist: not a study folder (jobs/submit_study.py writes it)")
-    plan = json.loads(path.read_text(encoding="utf-8"))
+    plan = read_plan(root)
     rows, missing = [], []
     for size in plan["sizes"]:
         progress = pretrained(root, size, plan["pretrain_steps"][size])
@@ -235,8 +272,10 @@ def markdown(table: dict, plan: dict) -> str:
 
 
 def main(argv=None) -> int:
-    return grid.summarize_main(argv, "python -m bert.study", __doc__, summarize,
-                               "a study folder (holds study_plan.json)", "study_table.md", (StudyError,))
+    return grid.folder_main(argv, "python -m bert.study", __doc__, {
+        "summarize": ("write study_table.{md,json}", summarize, "study_table.md"),
+        "teachers": ("link each task's teacher: the teacher size's best finished cell", pick_teachers, None)},
+        "the study folder (holds study_plan.json)", (StudyError,))
 
 
 if __name__ == "__main__":

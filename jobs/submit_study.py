@@ -82,6 +82,9 @@ def main(argv=None) -> int:
             raise SubmitError(f"--max-parallel must be at least 1, got {args.max_parallel}")
         if (args.teacher or args.transfer_data) and not args.distill:
             raise SubmitError("--teacher and --transfer-data are for --distill")
+        if over["teacher"] and not args.teacher:
+            raise SubmitError("teacher.KEY=V overrides are for --teacher CKPT (finetuned here per task); the default "
+                              "teacher is the largest size's best finetuned cell")
         if not args.vocab.is_file():
             raise SubmitError(f"--vocab {args.vocab} does not exist")
         root, vocab, glue_dir = args.output.resolve(), args.vocab.resolve(), args.glue_dir.resolve()
@@ -121,21 +124,25 @@ def main(argv=None) -> int:
 
         preflight("pretrain", pretrain_args(sizes[0]))  # the corpus, once the configs are known to be good
 
+        # -- the teacher of each task: given (DIR/<TASK>/best), finetuned here once (--teacher CKPT), or by
+        #    default the largest size's best cell of its grid, linked by `bert.study teachers` once that ends
         teachers, teacher_args, distill = {}, {}, None
+        picked = args.distill and not args.teacher
         if args.distill:
             teacher = args.teacher.resolve() if args.teacher else None
-            big = study.largest(sizes)
+            folders = teacher is not None and any((teacher / task).is_dir() for task in tasks)  # --teacher DIR
             for task in tasks:
                 given = next((p for p in (teacher / task / "best", teacher / task) if p.is_dir()), None) \
-                    if teacher else None
-                if given:
-                    teachers[task] = given
-                    continue
-                model = model_args(teacher, "--teacher") if teacher else [f"model.name={big}"]
-                teacher_args[task] = [*task_args("finetune", task, study.teacher_dir(root, task), f"teacher-{task}"),
-                                      f"init={teacher or checkpoints(big)}", *model, *over["finetune"], *over["teacher"]]
-                preflight("finetune", teacher_args[task], produced=() if teacher else ("init",))
-                teachers[task] = study.teacher_dir(root, task) / "best"
+                    if folders else None
+                if folders and not given:
+                    raise SubmitError(f"--teacher {args.teacher} holds teachers for some tasks but none for {task} "
+                                      f"({task}/best or {task}/)")
+                teachers[task] = given or study.teacher_dir(root, task) / "best"
+                if teacher and not given:
+                    teacher_args[task] = [*task_args("finetune", task, study.teacher_dir(root, task), f"teacher-{task}"),
+                                          f"init={teacher}", *model_args(teacher, "--teacher"), *over["finetune"],
+                                          *over["teacher"]]
+                    preflight("finetune", teacher_args[task])
             base = config_of("distill", task_args("distill", tasks[0], root, "-") + [f"teacher={root}"] +
                              over["distill"])
             distill = grid_plan(tasks, [base.train_batch_size], [base.optim.learning_rate])
@@ -152,7 +159,7 @@ def main(argv=None) -> int:
         if distill:
             for task in tasks:
                 preflight("distill", distill_args(sizes[0], next(c for c in distill["cells"] if c["task"] == task)),
-                          produced=("init",) + (("teacher",) if task in teacher_args else ()))
+                          produced=("init",) + (("teacher",) if task in teacher_args or picked else ()))
 
         # -- the study's plan: a rerun of another study into the same folder is refused
         # -- the study's plan. What each kind of run was made with is kept: the same folder with other
@@ -166,7 +173,8 @@ def main(argv=None) -> int:
         record = {"name": plan.name, "sizes": sizes, "tasks": tasks, "distill": args.distill,
                   "batch_sizes": batch_sizes, "learning_rates": learning_rates,
                   "pretrain_steps": {s: pretrain_cfgs[s].total_steps for s in sizes},
-                  "teachers": {t: str(p) for t, p in teachers.items()}, "settings": settings}
+                  "teachers": {t: str(p) for t, p in teachers.items()},
+                  "teacher_size": study.largest(sizes) if picked else None, "settings": settings}
         if (root / study.PLAN).is_file():
             before = json.loads((root / study.PLAN).read_text(encoding="utf-8"))["settings"]
             stale = [root / kind for kind in settings if before.get(kind) != settings[kind] and
@@ -184,9 +192,10 @@ def main(argv=None) -> int:
                                      if not study.finished(cell_dir(study.grid_root(root, kind, size), c))]
                       for kind in runs if grids[kind] for size in sizes}
 
+        picking = picked and any(cells_todo[("distill", s)] for s in sizes)
         if plan.dry_run:
             dry_run(plan, args, sizes, tasks, pretrain_cfgs, pretrain_todo, teacher_todo, cells_todo, grids, runs,
-                    teacher_args, pretrain_args, glue_dir)
+                    teacher_args, pretrain_args, glue_dir, picking)
             return
         for (kind, size), _ in cells_todo.items():
             folder = study.grid_root(root, kind, size)
@@ -201,28 +210,29 @@ def main(argv=None) -> int:
         teacher_jobs = [plan.job("finetune", teacher_args[t]) for t in teacher_todo]
         cell_jobs = {key: [plan.job(key[0], runs[key[0]](key[1], c)) for c in cells]
                      for key, cells in cells_todo.items() if cells}
-        summary = plan.job("study-summary", ["summarize", str(root)])
+        pick = plan.job("study", ["teachers", str(root)]) if picking else None
+        summary = plan.job("study", ["summarize", str(root)])
         if plan.cluster == "slurm":
-            submit_slurm(args, stage_plan, sizes, pretrain_todo, pretrain_jobs, teacher_todo, teacher_jobs, cell_jobs,
-                         summary, default_teacher=args.distill and not args.teacher)
+            submit_slurm(args, stage_plan, pretrain_todo, pretrain_jobs, teacher_jobs, cell_jobs, pick, summary,
+                         study.largest(sizes))
             tensorboard_hint()
             return
 
-        # -- local: pretraining, teachers, then each pretrained size's cells; the table last
+        # -- local: pretraining, given teachers, each pretrained size's cells, the default teachers, the
+        #    students; the table last
         failed = run_local(stage_plan("pretrain", plan.nodes), pretrain_jobs,
                            [f"pretraining {s}" for s in pretrain_todo], args.max_parallel)
+        failed += run_local(stage_plan("teacher"), teacher_jobs, [f"teacher {t}" for t in teacher_todo],
+                            args.max_parallel)
         done = {s for s in sizes if study.pretrained(root, s, pretrain_cfgs[s].total_steps)["complete"]}
-        if teacher_jobs and (args.teacher or study.largest(sizes) in done):
-            failed += run_local(stage_plan("teacher"), teacher_jobs, [f"teacher {t}" for t in teacher_todo],
-                                args.max_parallel)
-        for (kind, size), jobs in cell_jobs.items():
+        for (kind, size), jobs in sorted(cell_jobs.items(), key=lambda item: item[0][0] == "distill"):
+            if kind == "distill" and pick is not None:
+                call(pick, "linking the default teachers")
+                pick = None
             if size in done:
                 labels = [f"{size} {kind} {c['task']}/{c['cell']}" for c in cells_todo[(kind, size)]]
                 failed += run_local(stage_plan(f"{kind}-{size}"), jobs, labels, args.max_parallel)
-        try:
-            summary()
-        except RuntimeError as exc:  # bert.study said why on stderr
-            raise SubmitError(f"the study's summary failed: {exc}") from None
+        call(summary, "the study's summary")
         total = len(pretrain_jobs) + len(teacher_jobs) + sum(map(len, cell_jobs.values()))
         if failed:
             raise SubmitError(f"{len(failed)} of {total} runs failed, named in {root / 'study_table.md'}: "
@@ -231,34 +241,47 @@ def main(argv=None) -> int:
     return run_main(build)
 
 
-def submit_slurm(args, stage_plan, sizes, pretrain_todo, pretrain_jobs, teacher_todo, teacher_jobs, cell_jobs,
-                 summary, default_teacher: bool) -> None:
-    """Pretraining array → per size its cells (afterok on the size's element), the teachers (afterok
-    on the largest size's element when it is the teacher) → distillation (also afterany: the
-    teachers) → summary (afterany: everything)."""
-    submitted = []
-    pretrain_jobs = submit_array(stage_plan("pretrain", args.nodes), pretrain_jobs, max_parallel=args.max_parallel) \
-        if pretrain_jobs else []
-    pretrain = dict(zip(pretrain_todo, pretrain_jobs))
-    submitted += pretrain.values()
-    big = study.largest(sizes)
-    teachers = []
-    if teacher_jobs:
-        after = f"afterok:{pretrain[big].job_id}" if default_teacher and big in pretrain else None
-        teachers = submit_array(stage_plan("teacher"), teacher_jobs, after, args.max_parallel, tasks_per_node=1)
-        submitted += teachers
+def call(job, what: str) -> None:
+    """Run a light job (the teachers' links, the summary) in this process, through the launch path."""
+    try:
+        job()
+    except RuntimeError as exc:  # bert.study said why on stderr
+        raise SubmitError(f"{what} failed: {exc}") from None
+
+
+def submit_slurm(args, stage_plan, pretrain_todo, pretrain_jobs, teacher_jobs, cell_jobs, pick, summary,
+                 teacher_size) -> None:
+    """Pretraining array → per size its GLUE cells (afterok on the size's element); the teachers
+    (given: finetuned at once; default: linked after the largest size's cells ended) → per size the
+    students (afterok on the size's element, after the teachers) → summary (afterany: everything)."""
+    def array(label, jobs, after=(), nodes=1):
+        return submit_array(stage_plan(label, nodes), jobs, ",".join(after) or None, args.max_parallel,
+                            tasks_per_node=None if label == "pretrain" else 1) if jobs else []
+
+    pretrain = dict(zip(pretrain_todo, array("pretrain", pretrain_jobs, nodes=args.nodes)))
+    submitted = [*pretrain.values()]
+    teachers = array("teacher", teacher_jobs)
+    submitted += teachers
+    cells = {}
     for (kind, size), jobs in cell_jobs.items():
-        after = [f"afterok:{pretrain[size].job_id}"] if size in pretrain else []
-        if kind == "distill" and teachers:
-            after.append("afterany:" + ":".join(array_ids(teachers)))
-        submitted += submit_array(stage_plan(f"{kind}-{size}"), jobs, ",".join(after) or None, args.max_parallel,
-                                  tasks_per_node=1)
+        if kind == "finetune":
+            cells[size] = array(f"finetune-{size}", jobs, [f"afterok:{pretrain[size].job_id}"] * (size in pretrain))
+            submitted += cells[size]
+    taught = ["afterany:" + ":".join(array_ids(teachers))] if teachers else []
+    if pick is not None:
+        ended = ["afterany:" + ":".join(array_ids(cells[teacher_size]))] if cells.get(teacher_size) else []
+        picked = submit(stage_plan("teachers"), pick, tasks_per_node=1, dependency=",".join(ended) or None)
+        submitted.append(picked)
+        taught = [f"afterok:{picked.job_id}"]
+    for (kind, size), jobs in cell_jobs.items():
+        if kind == "distill":
+            submitted += array(f"distill-{size}", jobs, [f"afterok:{pretrain[size].job_id}"] * (size in pretrain) + taught)
     after = "afterany:" + ":".join(array_ids(submitted)) if submitted else None
     submit(stage_plan("summary"), summary, tasks_per_node=1, dependency=after)
 
 
 def dry_run(plan, args, sizes, tasks, pretrain_cfgs, pretrain_todo, teacher_todo, cells_todo, grids, runs,
-            teacher_args, pretrain_args, glue_dir) -> None:
+            teacher_args, pretrain_args, glue_dir, picking) -> None:
     """Every job with its dependencies, the pretraining array's sbatch script, and the study's cost."""
     limit = max_array_size() if plan.cluster == "slurm" else None
     world = plan.nodes * plan.devices_per_node
@@ -276,17 +299,19 @@ def dry_run(plan, args, sizes, tasks, pretrain_cfgs, pretrain_todo, teacher_todo
         array("pretrain", len(pretrain_todo), f"{plan.nodes} node(s) x {plan.devices_per_node} task(s)", None)
         for s in pretrain_todo:
             print(f"#     pretrain[{index[s]}] {s}: {pretrain_cfgs[s].total_steps or 'epochs'} steps")
-    big = study.largest(sizes)
     if teacher_todo:
-        after = f"afterok:pretrain[{index[big]}] ({big})" if not args.teacher and big in index else None
-        array(f"teacher ({', '.join(teacher_todo)})", len(teacher_todo), "1 task", after)
-    for (kind, size), cells in cells_todo.items():
-        if not cells:
-            continue
-        after = [f"afterok:pretrain[{index[size]}]"] if size in index else []
-        if kind == "distill" and teacher_todo:
-            after.append("afterany:teacher")
-        array(f"{kind}-{size}", len(cells), "1 task", ",".join(after))
+        array(f"teacher ({', '.join(teacher_todo)})", len(teacher_todo), "1 task", None)
+    big = study.largest(sizes)
+    for (kind, size), cells in sorted(cells_todo.items(), key=lambda item: item[0][0] == "distill"):
+        if kind == "distill" and picking:
+            after = f"afterany:finetune-{big}" if cells_todo[("finetune", big)] else None
+            print(f"#   teachers: 1 job linking each task's teacher, {big}'s best cell; after {after or 'nothing'}")
+            picking = False
+        if cells:
+            after = [f"afterok:pretrain[{index[size]}]"] if size in index else []
+            if kind == "distill" and (teacher_todo or not args.teacher):
+                after.append("afterany:teacher" if teacher_todo else "afterok:teachers")
+            array(f"{kind}-{size}", len(cells), "1 task", ",".join(after))
     print("#   summary: 1 job; after any end of every job above (afterany) → study_table.md")
     if pretrain_todo:
         print_dry_run(dataclasses.replace(plan, name=f"{plan.name}-pretrain"), plan.job("pretrain",

@@ -1,5 +1,5 @@
 """jobs/submit_study.py: Google's compact-model study (2 sizes × 2 generated GLUE tasks × distillation
-from the larger size) on submitit's local executor and on the Slurm sandbox; every cell of
+from the larger size's best cell) on submitit's local executor and on the Slurm sandbox; every cell of
 study_table.json checked against its run's results.json, a deliberately failed cell named, a rerun
 that runs only what is missing, and on Slurm every job's dependencies as `scontrol show job` shows them."""
 import json
@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,9 +59,13 @@ def check_study(out, failed=()):
             assert row["numbers"][task] == pytest.approx(numbers)
             assert row["columns"][task] == "/".join(f"{v:.1f}" for v in numbers)
             scores[task] = sum(numbers) / len(numbers)
-            if kind == "distill":  # taught by the teacher finetuned on the task, read from the shared cache
+            if kind == "distill":  # taught by the larger size's best cell for the task, through the shared link
                 assert done[best]["teacher"] == str(out / "teacher" / task / "best")
                 assert row["teachers"][task] == done[best]["teacher_dev_score"]
+                teacher = json.loads((out / "finetune" / SIZES[1] / task / best_cell(out, SIZES[1], task) /
+                                      "results.json").read_text())
+                assert (out / "teacher" / task / "best").resolve() == Path(teacher["best_checkpoint"]).resolve()
+                assert done[best]["teacher_dev_score"] == pytest.approx(teacher["best_score"])
         assert row["score"] == pytest.approx(sum(scores.values()) / len(scores))
         assert f"|{row['model']} {row['kind']}|{row['score']:.1f}*|" in markdown
     google = [r for r in table["rows"] if r["kind"] == "Google, test set"]
@@ -70,6 +75,12 @@ def check_study(out, failed=()):
     assert [m.split(":")[0] for m in table["missing"]] == list(failed)
     assert f"## Missing or failed ({len(failed)})" in markdown
     return table
+
+
+def best_cell(out, size, task) -> str:
+    """The cell of a size's grid with the best dev score on a task (the first of equals, as the table)."""
+    cells = sorted(p for p in (out / "finetune" / size / task).iterdir() if (p / "results.json").is_file())
+    return max(cells, key=lambda p: json.loads((p / "results.json").read_text())["best_score"]).name
 
 
 def teacher_lines(logs):
@@ -88,7 +99,7 @@ def test_local_study_tables_every_cell_names_a_failed_one_and_resumes(wiki_8k, t
     args = study_args(wiki_8k, glue_dir, out, logs, "--cluster", "local", "--max-parallel", "2")
     run = submit_study(*args)
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
-    assert run.stderr.count("\n") == 1 and "1 of 12 runs failed" in run.stderr
+    assert run.stderr.count("\n") == 1 and "1 of 10 runs failed" in run.stderr
     assert "L2-H128 finetune STS-B/bs16_lr0.001" in run.stderr
     check_study(out, failed=["L2-H128 finetuned STS-B/bs16_lr0.001"])
     # each task's teacher outputs were computed once, by whichever size came first, and read by the other
@@ -113,8 +124,8 @@ def test_local_study_tables_every_cell_names_a_failed_one_and_resumes(wiki_8k, t
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     stale = ", ".join(str(out / kind) for kind in ("pretrain", "finetune", "teacher", "distill"))  # and what follows
     assert f"holds runs made with other settings: remove {stale} to run them again" in run.stderr
-    run = submit_study(*args, "distill.temperature=2", "teacher.epochs=2")
-    assert run.returncode == 2 and f"remove {out / 'teacher'}, {out / 'distill'} to run" in run.stderr
+    run = submit_study(*args, "distill.temperature=2")
+    assert run.returncode == 2 and f"remove {out / 'distill'} to run" in run.stderr
 
 
 @pytest.mark.slow
@@ -127,13 +138,15 @@ def test_dry_run_lists_the_24_size_study_and_its_cost(wiki_8k, tmp_path):
     assert run.returncode == 0, run.stderr
     jobs = re.findall(r"^#   (\S+).*?: (\d+) job\(s\).*; after (.*)$", run.stdout, re.M)
     names = [name for name, _, _ in jobs]
-    assert names[0] == "pretrain" and names[1] == "teacher" and names[-1] != "summary"
-    assert len(names) == 2 + 2 * 24 and "summary: 1 job; after any end" in run.stdout
+    assert names == ["pretrain", *(f"finetune-{s}" for s in study.SIZES), *(f"distill-{s}" for s in study.SIZES)]
     assert dict((n, int(c)) for n, c, _ in jobs)["finetune-L6-H512"] == 9 * 5 * 4
     assert dict((n, int(c)) for n, c, _ in jobs)["distill-L6-H512"] == 9
-    assert jobs[1][2] == "afterok:pretrain[23] (L12-H768)"  # the default teacher: the largest size
+    # the default teacher: the largest size's best cell per task, linked once its grid ended
+    assert "#   teachers: 1 job linking each task's teacher, L12-H768's best cell; after afterany:finetune-L12-H768" \
+        in run.stdout
     index = study.SIZES.index("L4-H256")
-    assert dict((n, a) for n, _, a in jobs)["distill-L4-H256"] == f"afterok:pretrain[{index}],afterany:teacher"
+    assert dict((n, a) for n, _, a in jobs)["distill-L4-H256"] == f"afterok:pretrain[{index}],afterok:teachers"
+    assert "summary: 1 job; after any end" in run.stdout
     assert not (tmp_path / "study").exists()
     # the estimate: pretraining FLOPs by bert.flops, hours at the assumed MFU of an A100's fp16 peak
     rows = {size: line.split("\t") for size, line in re.findall(r"^# (L\d+-H\d+)\t(.*)$", run.stdout, re.M)}
@@ -151,6 +164,7 @@ def test_dry_run_lists_the_24_size_study_and_its_cost(wiki_8k, tmp_path):
     (["--sizes", "L3-H128"], "--sizes: unknown model size 'L3-H128'"),
     (["--tasks", "SST-2,XNLI"], "unknown task 'XNLI'"),
     (["--teacher", "nowhere"], "--teacher and --transfer-data are for --distill"),
+    (["--distill", "teacher.epochs=2"], "teacher.KEY=V overrides are for --teacher CKPT"),
     (["--vocab", "nowhere.txt"], "--vocab nowhere.txt does not exist"),
     (["finetune.max_length=32"], "max_length must be 64, 128, 256 or 512, got 32"),
     (["glue.epochs=2"], "override 'glue.epochs=2' must start with one of pretrain., finetune., teacher., distill."),
@@ -176,22 +190,23 @@ def test_slurm_study_runs_each_size_after_its_own_pretraining(slurm, wiki_8k, tm
         for name, job_id in re.findall(r"^submitted t-study-\d+-(\S+): job (\S+)", run.stdout, re.M):
             jobs.setdefault(name, []).append(job_id)
         assert {k: len(v) for k, v in jobs.items()} == {
-            "pretrain": 2, "teacher": 2, "finetune-L2-H128": 2, "finetune-L4-H128": 2, "distill-L2-H128": 2,
+            "pretrain": 2, "finetune-L2-H128": 2, "finetune-L4-H128": 2, "teachers": 1, "distill-L2-H128": 2,
             "distill-L4-H128": 2, "summary": 1}
         deps = {job_id: job_fields(slurm, job_id).get("Dependency") for ids in jobs.values() for job_id in ids}
     finally:
         assert slurm.client("scontrol", "update", "PartitionName=debug", "State=UP").returncode == 0
-    pretrain, teacher = jobs["pretrain"], jobs["teacher"]
+    pretrain, teachers = jobs["pretrain"], jobs["teachers"][0]
     array = {name: ids[0].split("_")[0] for name, ids in jobs.items()}
     assert all(deps[i] == "(null)" for i in pretrain)
-    assert all(deps[i].startswith(f"afterok:{pretrain[1]}(") for i in teacher)  # the largest size, L4-H128
     for n, size in enumerate(SIZES):
         for i in jobs[f"finetune-{size}"]:
-            assert deps[i].startswith(f"afterok:{pretrain[n]}(")  # its own size's element only
+            assert re.fullmatch(rf"afterok:{pretrain[n]}\(\w+\)", deps[i]), deps[i]  # its own size's element only
         for i in jobs[f"distill-{size}"]:
-            assert re.fullmatch(rf"afterok:{pretrain[n]}\(\w+\),afterany:{array['teacher']}_\*\(\w+\)", deps[i]), deps[i]
+            assert re.fullmatch(rf"afterok:{pretrain[n]}\(\w+\),afterok:{teachers}\(\w+\)", deps[i]), deps[i]
+    # the teachers are linked once the largest size's cells ended, whichever way
+    assert re.fullmatch(rf"afterany:{array['finetune-L4-H128']}_\*\(\w+\)", deps[teachers]), deps[teachers]
     summary = jobs["summary"][0]
-    assert sorted(re.findall(r"afterany:(\d+)_\*", deps[summary])) == sorted(
+    assert sorted(re.findall(r"afterany:(\d+)(?:_\*)?\(", deps[summary])) == sorted(
         a for name, a in array.items() if name != "summary")
     assert wait_job(slurm, summary, deadline_s=1200)["JobState"] == "COMPLETED"
     ended = {i: job_fields(slurm, i) for ids in jobs.values() for i in ids}
@@ -199,5 +214,33 @@ def test_slurm_study_runs_each_size_after_its_own_pretraining(slurm, wiki_8k, tm
     for n, size in enumerate(SIZES):
         for i in jobs[f"finetune-{size}"] + jobs[f"distill-{size}"]:
             assert ended[i]["StartTime"] >= ended[pretrain[n]]["EndTime"]
+        for i in jobs[f"distill-{size}"]:
+            assert ended[i]["StartTime"] >= ended[teachers]["EndTime"] >= max(
+                ended[j]["EndTime"] for j in jobs["finetune-L4-H128"])
     assert max(ended[i]["EndTime"] for i in ended if i != summary) <= ended[summary]["StartTime"]
     check_study(out)
+
+
+@pytest.mark.slow
+def test_dry_run_teacher_finetuned_once_per_task_or_given(wiki_8k, pretrained_8k, tmp_path):
+    glue_dir = write_demo(tmp_path / "glue", tasks=TASKS, sizes=(8, 4, 2))
+
+    def dry_run(*extra):
+        return submit_study("--dry-run", *study_args(wiki_8k, glue_dir, tmp_path / "study", tmp_path / "logs", *extra))
+
+    run = dry_run("--teacher", pretrained_8k["checkpoints"])  # a checkpoint: finetuned here once per task
+    assert run.returncode == 0, run.stderr
+    jobs = dict(re.findall(r"^#   (\S+).*?: \d+ job\(s\).*; after (.*)$", run.stdout, re.M))
+    assert "#   teacher (SST-2, STS-B): 2 job(s) of 1 task; after nothing" in run.stdout and "teachers:" not in run.stdout
+    assert jobs["distill-L2-H128"] == "afterok:pretrain[0],afterany:teacher"
+    given = tmp_path / "teachers"
+    (given / "SST-2" / "best").mkdir(parents=True)
+    run = dry_run("--teacher", given)  # a folder of finetuned teachers must hold every task's
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "holds teachers for some tasks but none for STS-B" in run.stderr
+    (given / "STS-B").mkdir()
+    run = dry_run("--teacher", given)
+    assert run.returncode == 0, run.stderr
+    jobs = dict(re.findall(r"^#   (\S+).*?: \d+ job\(s\).*; after (.*)$", run.stdout, re.M))
+    assert "teacher" not in jobs and "teachers:" not in run.stdout
+    assert jobs["distill-L2-H128"] == "afterok:pretrain[0]"

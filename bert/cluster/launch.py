@@ -58,7 +58,7 @@ from bert.train.cli import BAD_INPUT, NOT_LEARNING, RESTARTS_ENV
 from bert.train.config import DistillConfig, FinetuneConfig, PretrainConfig, load_config
 
 STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune": "bert.finetune",
-          "distill": "bert.distill", "grid-summary": "bert.glue.grid", "study-summary": "bert.study"}
+          "distill": "bert.distill", "grid-summary": "bert.glue.grid", "study": "bert.study"}
 DISTRIBUTED = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}  # stage → its config
 MAX_RESTARTS = 3  # requeues per job after a worker failure, like torchrun's --max-restarts
 MAX_INPLACE_RESTARTS = 3  # restarts of every worker inside one allocation before a requeue

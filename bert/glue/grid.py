@@ -197,24 +197,29 @@ def summarize(root: str | Path) -> dict:
     return table
 
 
-def summarize_main(argv, prog: str, doc: str, summarize_fn, what: str, table: str, errors=()) -> int:
-    """`prog summarize ROOT`: `summarize_fn(ROOT)`, then print ROOT/`table`; a bad folder is one line."""
+def folder_main(argv, prog: str, doc: str, commands: dict, what: str, errors=()) -> int:
+    """`prog COMMAND ROOT`: commands maps a name to (help, function of ROOT, the file of ROOT it then
+    prints or None); a bad folder is one line and exit code 2."""
     parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("summarize", help=f"write the tables of {what}").add_argument("root", help=what)
+    for name, (text, _, _) in commands.items():
+        sub.add_parser(name, help=text).add_argument("root", help=what)
     args = parser.parse_args(argv)
+    _, function, table = commands[args.command]
     try:
-        summarize_fn(args.root)
+        function(args.root)
     except (GridError, OSError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(Path(args.root, table).read_text(encoding="utf-8"), end="")
+    if table:
+        print(Path(args.root, table).read_text(encoding="utf-8"), end="")
     return 0
 
 
 def main(argv=None) -> int:
-    return summarize_main(argv, "python -m bert.glue.grid", __doc__, summarize,
-                          "a grid folder (holds glue_plan.json)", "glue_table.md")
+    return folder_main(argv, "python -m bert.glue.grid", __doc__, {
+        "summarize": ("write the tables and the submission zip of a grid folder", summarize, "glue_table.md")},
+        "the grid folder (holds glue_plan.json)")
 
 
 if __name__ == "__main__":
