@@ -244,3 +244,13 @@ def test_dry_run_teacher_finetuned_once_per_task_or_given(wiki_8k, pretrained_8k
     jobs = dict(re.findall(r"^#   (\S+).*?: \d+ job\(s\).*; after (.*)$", run.stdout, re.M))
     assert "teacher" not in jobs and "teachers:" not in run.stdout
     assert jobs["distill-L2-H128"] == "afterok:pretrain[0]"
+
+
+def test_summary_bench_runs_on_growing_studies(tmp_path):
+    """bench/bench_study_summary.py (its timings are the bench's business): 189 cells a size."""
+    run = subprocess.run([sys.executable, "bench/bench_study_summary.py", "--sizes", "1,2", "--json", tmp_path / "b.json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "b.json").read_text())["results"]
+    assert [(r["sizes"], r["cells"]) for r in results] == [(1, 189), (2, 378)]
+    assert all(r["seconds"] > 0 and r["peak_mb"] > 0 for r in results)
