@@ -5,10 +5,11 @@
 # there. Usage (inside an allocation, from the repository root):
 #   slurm/run_stage.sh STAGE [stage arguments …]
 # Environment: PYTHON (default python3: the venv's, with the package installed — make venv),
-# MAX_RESTARTS and MAX_INPLACE_RESTARTS (defaults: bert.cluster.launch's), LOG_DIR (restart
-# records; default logs).
+# MAX_RESTARTS, MAX_INPLACE_RESTARTS and RENDEZVOUS_TIMEOUT (defaults: bert.cluster.launch's), LOG_DIR
+# (restart records; default logs).
 set -euo pipefail
 cd "${BERT_HOME:-$(dirname "$0")/..}"
 exec srun --kill-on-bad-exit=1 "${PYTHON:-python3}" -m bert.cluster.launch \
   ${MAX_RESTARTS:+--max-restarts "$MAX_RESTARTS"} \
-  ${MAX_INPLACE_RESTARTS:+--max-inplace-restarts "$MAX_INPLACE_RESTARTS"} ${LOG_DIR:+--log-dir "$LOG_DIR"} "$@"
+  ${MAX_INPLACE_RESTARTS:+--max-inplace-restarts "$MAX_INPLACE_RESTARTS"} \
+  ${RENDEZVOUS_TIMEOUT:+--rendezvous-timeout "$RENDEZVOUS_TIMEOUT"} ${LOG_DIR:+--log-dir "$LOG_DIR"} "$@"

@@ -146,8 +146,6 @@ def test_tasks_join_one_in_place_restart_and_a_task_that_never_comes_back_turns_
     import json
     import threading
 
-    from bert.cluster import launch as launch_module
-
     requeued = []
     monkeypatch.setattr(Launch, "_requeue", lambda self, layout, why: requeued.append((layout.rank, why)))
     tasks = [Launch("prepare", [], log_dir=tmp_path) for _ in range(2)]
@@ -165,7 +163,7 @@ def test_tasks_join_one_in_place_restart_and_a_task_that_never_comes_back_turns_
         [(1, "killed by SIGKILL", "in place")], [(0, "exited with code 1", "in place")])
     assert sorted(record["back"]["0.1"]) == [0, 1]
 
-    monkeypatch.setattr(launch_module, "RENDEZVOUS_S", 0.5)  # rank 1's node is gone: only rank 0 comes back
+    tasks[0].rendezvous_s = 0.5  # rank 1's node is gone: only rank 0 comes back
     assert tasks[0]._restart_after_failure(1, layouts[0], attempt=1) == "done"
     (rank, why), = requeued
     assert rank == 0 and why == ("rank 0's worker exited with code 1; rank(s) 1 did not come back within 0.5 s "

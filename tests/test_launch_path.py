@@ -228,10 +228,11 @@ def test_a_lost_node_requeues_the_job_which_resumes_exactly_when_the_node_is_bac
                                                                                   tmp_path):
     """Rank 1 (node2) holds every rank at step 6 (its read blocks), then node2 dies: slurmd, step daemon
     and tasks SIGKILLed at once. Rank 0's worker ends (its watchdog, 10 s, or MindSpore's heartbeat),
-    its task finds no rank 1 at the in-place restart and requeues; the job runs again once node2 is back."""
+    its task finds no rank 1 at the in-place restart (RENDEZVOUS_TIMEOUT 15 s) and requeues; the job runs
+    again once node2 is back."""
     marker = tmp_path / "blocked-once"
     job = submit(slurm, "sbatch", f"t-node-{os.getpid()}", pretrain_args(wiki_8k, tmp_path, "step_timeout=10"),
-                 tmp_path / "jobs", env={BLOCK_READ_ENV: f"1:6:{marker}"})
+                 tmp_path / "jobs", env={BLOCK_READ_ENV: f"1:6:{marker}", "RENDEZVOUS_TIMEOUT": "15"})
     until(job, lambda: f"{BLOCK_READ_ENV}: rank 1 blocks its read of step 6" in job.log())
     killed = slurm.lose_node("node2")
     lost = time.monotonic()
@@ -245,7 +246,7 @@ def test_a_lost_node_requeues_the_job_which_resumes_exactly_when_the_node_is_bac
     log = job.log()
     assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "1", (fields, log[-3000:])
     assert re.search(r"^launch: rank 0's worker [^;]+ \(checkpoint at step 4\); rank\(s\) 1 did not come back within "
-                     rf"60 s \(their node is gone\); restart 1 of at most 3: requeueing job {job.id}$", log, re.M), \
+                     rf"15 s \(their node is gone\); restart 1 of at most 3: requeueing job {job.id}$", log, re.M), \
         log[-3000:]
     assert f"resumed from {tmp_path / 'checkpoints' / 'step_00000004'} at step 4" in log
     ours, ref = final_weights(tmp_path), final_weights(uninterrupted["out"] / "sbatch")

@@ -23,8 +23,8 @@ Signals mean what Slurm means; both paths receive them alike (`--signal=USR2@N`,
   as the checkpoints are). Every other task sees the record within PEER_POLL_S, has its worker
   print its stacks and kills it, and every task starts its processes again in the same allocation,
   from checkpoints/latest, on a new scheduler port: at most --max-inplace-restarts times per
-  allocation. A task that does not come back within RENDEZVOUS_S means its node is gone, and the
-  in-place restarts used up mean the failure is not passing: then the job is requeued, at most
+  allocation. A task that does not come back within --rendezvous-timeout (RENDEZVOUS_S) means its
+  node is gone, and the in-place restarts used up mean the failure is not passing: then the job is requeued, at most
   --max-restarts times per job; after that it fails with one line saying why. Exit codes 2 (bad
   input, a full disk) and 3 (a run that stopped learning), already reported in one line, are never
   retried.
@@ -62,7 +62,7 @@ STAGES = {"prepare": "bert.data.prepare", "pretrain": "bert.pretrain", "finetune
 DISTRIBUTED = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "distill": DistillConfig}  # stage → its config
 MAX_RESTARTS = 3  # requeues per job after a worker failure, like torchrun's --max-restarts
 MAX_INPLACE_RESTARTS = 3  # restarts of every worker inside one allocation before a requeue
-RENDEZVOUS_S = 60  # s for every task to come back for an in-place restart; one that does not: its node is gone
+RENDEZVOUS_S = 60  # s (default) for every task to come back for an in-place restart; one that does not: its node is gone
 PEER_POLL_S = 1.0  # s between a task's looks at the job's record for another task's failure
 DUMP_GRACE_S = 2  # s a worker gets to print its stacks (SIGUSR1) before it is killed
 LOG_DIR = "logs"  # job logs, and restarts/<job id>.json
@@ -182,14 +182,17 @@ class Launch:
     """Start this task's processes for `stage`, wait for them, and decide what the job does next."""
 
     def __init__(self, stage: str, args: list[str], max_restarts: int = MAX_RESTARTS, log_dir: str = LOG_DIR,
-                 max_inplace_restarts: int = MAX_INPLACE_RESTARTS):
+                 max_inplace_restarts: int = MAX_INPLACE_RESTARTS, rendezvous_s: float = RENDEZVOUS_S):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
         if max_restarts < 0 or max_inplace_restarts < 0:
             raise ValueError(f"--max-restarts and --max-inplace-restarts must be >= 0, got {max_restarts} and "
                              f"{max_inplace_restarts}")
+        if rendezvous_s <= 0:
+            raise ValueError(f"--rendezvous-timeout must be positive, got {rendezvous_s}")
         self.stage, self.args, self.max_restarts, self.log_dir = stage, list(args), max_restarts, Path(log_dir)
         self.max_inplace_restarts = max_inplace_restarts
+        self.rendezvous_s = rendezvous_s
         self.processes: list[subprocess.Popen] = []
         self.stop_signal: int | None = None  # SIGUSR2 if one came (requeue), else SIGTERM (stop), else None
         self.requeued = False
@@ -350,8 +353,8 @@ class Launch:
 
     def _rendezvous(self, layout: Layout, key: str) -> list[int]:
         """Wait until every task is back for in-place restart `key`; → the ranks that did not come
-        back within RENDEZVOUS_S (their node is gone), or [] (or [] at once when a signal came)."""
-        deadline = time.monotonic() + RENDEZVOUS_S
+        back within the rendezvous timeout (their node is gone), or [] (or [] at once when a signal came)."""
+        deadline = time.monotonic() + self.rendezvous_s
         while self.stop_signal is None:
             with restart_record(self.log_dir, layout.job_id) as record:
                 back = set(record["back"].get(key, []))
@@ -372,7 +375,8 @@ class Launch:
             history = list(record["failures"])
         if not first:
             return "done"
-        gone = f"rank(s) {', '.join(map(str, missing))} did not come back within {RENDEZVOUS_S} s (their node is gone)"
+        gone = (f"rank(s) {', '.join(map(str, missing))} did not come back within {self.rendezvous_s:g} s "
+                f"(their node is gone)")
         if failure["action"] == "requeue":
             requeues = requeue_count(history)
             self._requeue(layout, f"{why}; {gone}; restart {requeues} of at most {self.max_restarts}")
@@ -412,13 +416,16 @@ def main(argv=None) -> int:
     parser.add_argument("--max-inplace-restarts", type=int, default=MAX_INPLACE_RESTARTS,
                         help="restarts of every worker inside the allocation after a worker failure, before a "
                              f"requeue (default {MAX_INPLACE_RESTARTS}; 0: requeue at once)")
+    parser.add_argument("--rendezvous-timeout", type=float, default=RENDEZVOUS_S,
+                        help="seconds every task has to come back for an in-place restart; a task that does not: "
+                             f"its node is gone, and the job is requeued (default {RENDEZVOUS_S})")
     parser.add_argument("--log-dir", default=LOG_DIR, help=f"the job's logs: restarts/<job id>.json (default {LOG_DIR})")
     parser.add_argument("stage", help=f"one of {', '.join(STAGES)}")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the stage's own arguments")
     options = parser.parse_args(argv)
     try:
         launch = Launch(options.stage, options.args, options.max_restarts, options.log_dir,
-                        options.max_inplace_restarts)
+                        options.max_inplace_restarts, options.rendezvous_timeout)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

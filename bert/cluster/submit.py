@@ -21,7 +21,8 @@ import submitit
 import yaml
 
 from bert.cluster import sbatch
-from bert.cluster.launch import DISTRIBUTED, LOG_DIR, MAX_INPLACE_RESTARTS, MAX_RESTARTS, Launch, stage_config
+from bert.cluster.launch import (DISTRIBUTED, LOG_DIR, MAX_INPLACE_RESTARTS, MAX_RESTARTS, RENDEZVOUS_S, Launch,
+                                 stage_config)
 from bert.config import ConfigError
 from bert.glue import tasks as glue
 from bert.model_dir import CheckpointError
@@ -57,6 +58,7 @@ class Profile:
     signal_delay_s: int = 120  # SIGUSR2 this long before the time limit: save, then requeue
     max_restarts: int = MAX_RESTARTS  # requeues per job after a worker failure (bert.cluster.launch)
     max_inplace_restarts: int = MAX_INPLACE_RESTARTS  # restarts inside the allocation before a requeue (same)
+    rendezvous_timeout_s: float = RENDEZVOUS_S  # s for every task to come back for one; else its node is gone (same)
 
     def device(self) -> tuple[str, str]:
         """(device, why): what device_target=auto will find on these nodes — what the profile asks for."""
@@ -136,7 +138,7 @@ class Plan:
     def job(self, stage: str, args: list[str]) -> "StageJob":
         """A task of `stage` with this plan's environment and restart limit."""
         return StageJob(stage, args, self.profile.env, self.profile.max_restarts, self.log_dir,
-                        self.profile.max_inplace_restarts)
+                        self.profile.max_inplace_restarts, self.profile.rendezvous_timeout_s)
 
     def slurm_parameters(self, tasks_per_node: int | None = None, dependency: str | None = None) -> dict:
         """sbatch options in submitit.SlurmExecutor's naming."""
@@ -173,15 +175,17 @@ class StageJob:
     layout, device, signals, requeue and restarts are all bert.cluster.launch's."""
 
     def __init__(self, stage: str, args: list[str], env: dict | None = None, max_restarts: int = MAX_RESTARTS,
-                 log_dir: Path = Path(LOG_DIR), max_inplace_restarts: int = MAX_INPLACE_RESTARTS):
+                 log_dir: Path = Path(LOG_DIR), max_inplace_restarts: int = MAX_INPLACE_RESTARTS,
+                 rendezvous_s: float = RENDEZVOUS_S):
         self.stage, self.args, self.env, self.max_restarts = stage, list(args), dict(env or {}), max_restarts
-        self.max_inplace_restarts = max_inplace_restarts
+        self.max_inplace_restarts, self.rendezvous_s = max_inplace_restarts, rendezvous_s
         self.log_dir, self.workdir = Path(log_dir).absolute(), Path.cwd()
 
     def __call__(self) -> int:
         os.environ.update({k: str(v) for k, v in self.env.items()})
         os.chdir(self.workdir)  # where it was submitted, as sbatch does
-        launch = Launch(self.stage, self.args, self.max_restarts, self.log_dir, self.max_inplace_restarts)
+        launch = Launch(self.stage, self.args, self.max_restarts, self.log_dir, self.max_inplace_restarts,
+                        self.rendezvous_s)
         code = launch.run()
         if launch.requeued:
             sys.exit(code)  # no result file: the requeued job runs this again (as submitit's own requeue does)
