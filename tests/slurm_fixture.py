@@ -26,7 +26,7 @@ FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_
 
 @pytest.fixture(scope="session")
 def slurm():
-    sandbox = Sandbox(DEFAULT_DIR, nodes=2, cpus_per_node=2, accounting=True)
+    sandbox = Sandbox(DEFAULT_DIR, nodes=2, cpus_per_node=2, accounting=True, gpu_nodes=1)
     was_running = sandbox.status().running
     try:
         sandbox.up()

@@ -83,7 +83,7 @@ def test_local_grid_writes_the_table_from_the_cells_and_names_a_failed_one(pretr
 
 def test_dry_run_prints_one_throttled_array_and_every_cell(pretrained_8k, tmp_path):
     root = write_demo(tmp_path / "glue", sizes=(8, 4, 2))
-    run = submit_glue("--dry-run", "--grid", "--max-parallel", "8", "--cluster", "slurm",
+    run = submit_glue("--dry-run", "--grid", "--max-parallel", "8", "--cluster", "slurm", "--profile", "slurm-cpu",
                       *common(pretrained_8k, root, tmp_path / "table", tmp_path))
     assert run.returncode == 0, run.stderr
     assert "#SBATCH --array=0-179%8" in run.stdout and run.stdout.count("#!/bin/bash") == 1

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bert.cluster import sbatch
-from bert.cluster.submit import Plan, Profile, load_profile, submit
+from bert.cluster.profiles import Profile, load_profile
+from bert.cluster.submit import Plan, submit
 from conftest import REPO
 from slurm_fixture import FINISHED, job_fields, slurm, wait_job  # noqa: F401  (slurm: session fixture)
 
@@ -85,7 +86,9 @@ def test_the_templates_headers_are_what_the_submitit_door_writes_for_the_cpu_pro
 
 
 @pytest.mark.parametrize("args, problem", [
-    (["--profile", "nosuch"], "unknown cluster profile 'nosuch'"),
+    (["--profile", "nosuch"], "unknown cluster profile 'nosuch' (profiles: auto, local, slurm-ascend, slurm-cpu, "
+                              "slurm-gpu)"),
+    (["--site", "nosuch.yaml", "--profile", "slurm-cpu"], "--site nosuch.yaml does not exist"),
     (["--nodes", "0"], "--nodes must be at least 1"),
     (["--cluster", "local", "data=/no/such/examples"], "no complete MindRecord shards in /no/such/examples"),
     (["--cluster", "local", "--nodes", "2"], "--nodes 2 needs --cluster slurm"),
@@ -93,6 +96,18 @@ def test_the_templates_headers_are_what_the_submitit_door_writes_for_the_cpu_pro
 def test_bad_submissions_are_one_line_and_nonzero(args, problem):
     run = jobs_cli("submit_pretrain.py", *args)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
+
+
+def test_without_sinfo_the_profile_must_be_given():
+    """--profile auto (the default on Slurm) reads the cluster with sinfo: missing or failing, one line."""
+    env = {**os.environ, "SLURM_CONF": "/nonexistent/slurm.conf"}
+    run = jobs_cli("submit_pretrain.py", "--dry-run", env=env)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert re.match(r"error: sinfo (not found, so the cluster cannot be read|failed \(.+\)): pass --profile",
+                    run.stderr), run.stderr
+    run = jobs_cli("submit_pretrain.py", "--dry-run", env={**env, "PATH": str(Path(sys.executable).parent)})
+    assert run.returncode == 2 and run.stderr.startswith("error: sinfo not found, so the cluster cannot be read: "
+                                                         "pass --profile (slurm-cpu, slurm-gpu, slurm-ascend or a file)")
 
 
 @pytest.mark.slow  # trains for more than a few seconds
@@ -155,11 +170,49 @@ def test_sbatch_finetune_and_distill_templates_print_accuracy_and_write_results(
 
 
 def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):
-    run = jobs_cli("submit_pretrain.py", "--partition", "nosuch", "--log-dir", tmp_path / "jobs",
-                   *tiny_pretrain(wiki_8k, tmp_path),
-                   env=slurm_env(slurm))
+    run = jobs_cli("submit_pretrain.py", "--profile", "slurm-cpu", "--partition", "nosuch", "--log-dir",
+                   tmp_path / "jobs", *tiny_pretrain(wiki_8k, tmp_path), env=slurm_env(slurm))
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert "submission failed" in run.stderr and "partition" in run.stderr.lower()
+    run = jobs_cli("submit_pretrain.py", "--partition", "nosuch", *tiny_pretrain(wiki_8k, tmp_path),
+                   env=slurm_env(slurm))  # --profile auto reads the partitions first
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "no partition 'nosuch' on this cluster (partitions: debug*, high, gpu)" in run.stderr
+
+
+def test_the_mission_command_chooses_the_profile_from_the_partition(slurm, wiki_8k, tmp_path):
+    """`submit_pretrain.py --nodes 2` with no --profile: sinfo's partition and GRES choose it (the
+    sandbox's gpu partition declares gpu:2 per node, a count only), and the site file goes over it."""
+    def dry_run(*args):
+        run = jobs_cli("submit_pretrain.py", "--nodes", "2", "--dry-run", *args, f"data={wiki_8k['examples']}",
+                       env=slurm_env(slurm))
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    out = dry_run()  # the default partition, debug: CPU nodes
+    assert "# profile slurm-cpu: partition debug has no GPU or NPU GRES (gres (null)), 2 CPUs per node" in out
+    assert {"partition": "debug", "ntasks-per-node": "1", "cpus-per-task": "1"}.items() <= sbatch_options(out).items()
+    assert "# device: CPU (device_target auto: no GPU or NPU requested)" in out
+    out = dry_run("--partition", "gpu")
+    assert "# profile slurm-gpu: partition gpu has gres gpu:2, 2 CPUs per node" in out
+    options = sbatch_options(out)
+    assert {"partition": "gpu", "gpus-per-node": "2", "ntasks-per-node": "2", "cpus-per-task": "1",
+            "nodes": "2"}.items() <= options.items() and "mem" not in options
+    assert "# device: GPU (device_target auto: gpus_per_node 2)" in out and "source tools/gpu_env.sh" in out
+    site = tmp_path / "site.yaml"
+    site.write_text("account: research\nqos: long\nsetup:\n  - module load cuda/11.8\n"
+                    "  - source /opt/venvs/bert/bin/activate\nenv:\n  NCCL_SOCKET_IFNAME: ib0\n")
+    out = dry_run("--partition", "gpu", "--site", site)
+    assert f"# profile slurm-gpu: partition gpu has gres gpu:2, 2 CPUs per node; site file {site}" in out
+    assert {"account": "research", "qos": "long", "partition": "gpu"}.items() <= sbatch_options(out).items()
+    setup = out[out.index("# setup"):out.index("# command")]
+    assert "module load cuda/11.8\nsource /opt/venvs/bert/bin/activate\n" in setup
+    assert "source tools/gpu_env.sh" not in setup  # the site's setup replaces the profile's
+    assert "export NCCL_SOCKET_IFNAME=ib0" in setup and "export NCCL_DEBUG=WARN" in setup  # env: merged
+    run = jobs_cli("submit_pretrain.py", "--profile", "slurm-gpu", "--partition", "debug", "--dry-run",
+                   f"data={wiki_8k['examples']}", env=slurm_env(slurm))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "profile slurm-gpu asks for GPU devices but partition debug has none (gres (null))" in run.stderr
 
 
 def test_pipeline_on_slurm_chains_three_jobs(slurm, tmp_path):

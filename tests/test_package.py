@@ -28,7 +28,7 @@ LIGHT = ("bert.config", "bert.device", "bert.device_settings", "bert.tokenizatio
          "bert.glue.dataset", "bert.glue.demo", "bert.train.config", "bert.train.checkpoints", "bert.train.data",
          "bert.train.cli", "bert.train.loop", "bert.train.classifier", "bert.pretrain", "bert.finetune",
          "bert.distill", "bert.predict", "bert.study", "bert.convert", "bert.doctor", "bert.cluster.launch",
-         "bert.cluster.submit")
+         "bert.cluster.submit", "bert.cluster.profiles")
 
 
 def layer_of(module: str) -> int:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bert.cluster import sbatch
-from bert.cluster.submit import Plan, load_profile
+from bert.cluster.profiles import load_profile
+from bert.cluster.submit import Plan
 from bert.data import mindrecord, mindrecord_writer
 from bert.data.examples import main as examples_main
 from bert.data.mindrecord import COLUMNS, read_rows

@@ -36,7 +36,7 @@ def wait_finished(sandbox, job_id: str, deadline_s: float = 30) -> dict[str, str
     return fields
 
 
-def test_sinfo_shows_two_idle_nodes_in_debug_and_high(slurm):
+def test_sinfo_shows_two_idle_nodes_in_debug_and_high_and_a_gpu_node(slurm):
     deadline = time.monotonic() + 15  # jobs of earlier tests may still be completing
     while True:
         run = client(slurm, "sinfo", "-h", "-N", "-o", "%N %P %T")
@@ -45,7 +45,10 @@ def test_sinfo_shows_two_idle_nodes_in_debug_and_high(slurm):
         if {state for *_, state in rows} == {"idle"} or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert rows == {(node, partition, "idle") for node in ("node1", "node2") for partition in ("debug*", "high")}
+    assert rows == {(node, partition, "idle") for node in ("node1", "node2") for partition in ("debug*", "high")} | \
+        {("gpu1", "gpu", "idle")}
+    gres = client(slurm, "sinfo", "-h", "-p", "gpu", "-o", "%G")
+    assert gres.stdout.split() == ["gpu:2"]  # a count only: what a GPU partition shows, without devices
 
 
 def test_srun_runs_one_task_on_each_node(slurm):
@@ -91,7 +94,8 @@ def test_status_reports_running(slurm):
 def test_up_again_is_idempotent(slurm):
     pids = [pid for _, pid, _ in slurm.status().daemons]
     run = subprocess.run([sys.executable, str(TOOL), "up", "--dir", str(slurm.dir), "--nodes", str(slurm.nodes),
-                          "--cpus-per-node", str(slurm.cpus_per_node), *(["--accounting"] if slurm.accounting else [])],
+                          "--cpus-per-node", str(slurm.cpus_per_node), "--gpu-nodes", str(slurm.gpu_nodes),
+                          *(["--accounting"] if slurm.accounting else [])],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "already running" in run.stdout

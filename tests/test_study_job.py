@@ -131,7 +131,7 @@ def test_local_study_tables_every_cell_names_a_failed_one_and_resumes(wiki_8k, t
 @pytest.mark.slow
 def test_dry_run_lists_the_24_size_study_and_its_cost(wiki_8k, tmp_path):
     glue_dir = write_demo(tmp_path / "glue", sizes=(8, 4, 2))
-    run = submit_study("--dry-run", "--cluster", "slurm", "--data", wiki_8k["examples"], "--vocab", wiki_8k["vocab"],
+    run = submit_study("--dry-run", "--cluster", "slurm", "--profile", "slurm-cpu", "--data", wiki_8k["examples"], "--vocab", wiki_8k["vocab"],
                        "--glue-dir", glue_dir, "--output", tmp_path / "study", "--grid", "--distill",
                        "--max-parallel", "16", "--pretrain-steps", "1000000", "--devices-per-node", "8",
                        "--device", "A100", "pretrain.precision=fp16", "pretrain.device_target=GPU")
@@ -226,7 +226,8 @@ def test_dry_run_teacher_finetuned_once_per_task_or_given(wiki_8k, pretrained_8k
     glue_dir = write_demo(tmp_path / "glue", tasks=TASKS, sizes=(8, 4, 2))
 
     def dry_run(*extra):
-        return submit_study("--dry-run", *study_args(wiki_8k, glue_dir, tmp_path / "study", tmp_path / "logs", *extra))
+        return submit_study("--dry-run", *study_args(wiki_8k, glue_dir, tmp_path / "study", tmp_path / "logs",
+                                                     "--profile", "slurm-cpu", *extra))
 
     run = dry_run("--teacher", pretrained_8k["checkpoints"])  # a checkpoint: finetuned here once per task
     assert run.returncode == 0, run.stderr

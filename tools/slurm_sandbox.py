@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A directory and a node count in, a local Slurm cluster on this one host out (munged, slurmctld, one slurmd per node).
 
-    python tools/slurm_sandbox.py up [--dir DIR] [--nodes 2] [--cpus-per-node 2] [--accounting]
+    python tools/slurm_sandbox.py up [--dir DIR] [--nodes 2] [--cpus-per-node 2] [--gpu-nodes 0] [--accounting]
     . DIR/env.sh                                   # exports SLURM_CONF
     sinfo; srun -N2 -l printenv SLURMD_NODENAME; sbatch --wrap 'sleep 5'; scontrol show job ID
     python tools/slurm_sandbox.py status [--dir DIR]
@@ -20,7 +20,9 @@ from DIR (default /tmp/slurm-sandbox):
 Nodes node1..N all run on this host (`slurmd -N nodeK`, port 6828+K-1); tell them apart by
 SLURMD_NODENAME / SLURM_NODEID and rendezvous on 127.0.0.1, since node names do not resolve.
 Partitions: `debug` (default, PriorityTier=1, GraceTime=30) and `high` (PriorityTier=2), with
-partition-priority preemption that requeues (REQUEUE, preempt_send_user_signal). Finished jobs
+partition-priority preemption that requeues (REQUEUE, preempt_send_user_signal). --gpu-nodes G
+adds nodes gpu1..G in a partition `gpu`, each declaring GRES gpu:2 — a count only, no device
+files: what sinfo and scontrol show of a GPU partition, for choosing a profile; nothing computes on them. Finished jobs
 stay visible to `scontrol show job` for an hour (MinJobAge=3600). The ports are fixed
 (slurmctld 6817, slurmdbd 6819): one sandbox runs at a time, and `up` refuses to start when
 another one holds them.
@@ -65,6 +67,7 @@ SLURMCTLD_PORT = 6817
 SLURMDBD_PORT = 6819
 FIRST_SLURMD_PORT = 6828
 MAX_NODES = 32
+GPUS_PER_NODE = 2  # the GRES count of each --gpu-nodes node
 BASE_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client", "munged": "munge",
                  "mungekey": "munge"}
 ACCOUNTING_PACKAGES = {"slurmdbd": "slurmdbd", "mariadbd": "mariadb-server", "mariadb-install-db": "mariadb-server",
@@ -240,18 +243,20 @@ class Sandbox:
     """A sandbox directory and its settings in, a running (or stopped) local Slurm cluster out."""
 
     def __init__(self, directory: str | os.PathLike = DEFAULT_DIR, nodes: int = 2, cpus_per_node: int = 2,
-                 accounting: bool = False):
+                 accounting: bool = False, gpu_nodes: int = 0):
         if not 1 <= nodes <= MAX_NODES:
             raise SandboxError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
         if cpus_per_node < 1:
             raise SandboxError(f"--cpus-per-node must be >= 1, got {cpus_per_node}")
+        if not 0 <= gpu_nodes <= MAX_NODES - nodes:
+            raise SandboxError(f"--gpu-nodes must be 0..{MAX_NODES - nodes}, got {gpu_nodes}")
         self.dir = Path(directory).absolute()
-        self.nodes, self.cpus_per_node, self.accounting = nodes, cpus_per_node, accounting
+        self.nodes, self.cpus_per_node, self.accounting, self.gpu_nodes = nodes, cpus_per_node, accounting, gpu_nodes
         self.conf = self.dir / "etc" / "slurm.conf"
         self.dbd_conf = self.dir / "etc" / "slurmdbd.conf"
         self.munge_socket = self.dir / "munge" / "munge.socket"
         self.mysql_socket = self.dir / "mysql" / "mysqld.sock"
-        self.node_names = [f"node{k}" for k in range(1, nodes + 1)]
+        self.node_names = [f"node{k}" for k in range(1, nodes + 1)] + [f"gpu{k}" for k in range(1, gpu_nodes + 1)]
         self.install_seconds = self.up_seconds = 0.0  # measured by up()
         self.already_running = False
         self.children: list[subprocess.Popen] = []  # daemons started without a fork of their own
@@ -299,7 +304,8 @@ class Sandbox:
                        # the munge socket of connections to slurmdbd is this key's, not AuthInfo's
                        f"AccountingStoragePass={self.munge_socket}"]
                       if self.accounting else [])
-        memory = node_memory_mb(self.nodes)
+        memory = node_memory_mb(len(nodes))
+        gpus = [n for n in nodes if n.startswith("gpu")]
         return "\n".join([
             f"# Written by tools/slurm_sandbox.py: {self.nodes} nodes on this host, everything under {d}",
             f"ClusterName={CLUSTER}",
@@ -318,10 +324,13 @@ class Sandbox:
             "PreemptType=preempt/partition_prio", "PreemptMode=REQUEUE",
             "SlurmctldParameters=preempt_send_user_signal",
             *accounting,
+            *(["GresTypes=gpu"] if gpus else []),
             *(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={FIRST_SLURMD_PORT + i} "
-              f"CPUs={self.cpus_per_node} RealMemory={memory} State=UNKNOWN" for i, n in enumerate(nodes)),
+              f"CPUs={self.cpus_per_node} RealMemory={memory}{f' Gres=gpu:{GPUS_PER_NODE}' * (n in gpus)} "
+              f"State=UNKNOWN" for i, n in enumerate(nodes)),
             f"PartitionName=debug Nodes={node_list} Default=YES PriorityTier=1 GraceTime=30 MaxTime=INFINITE State=UP",
             f"PartitionName=high Nodes={node_list} PriorityTier=2 MaxTime=INFINITE State=UP",
+            *([f"PartitionName=gpu Nodes={','.join(gpus)} PriorityTier=1 MaxTime=INFINITE State=UP"] if gpus else []),
             ""])
 
     def slurmdbd_conf(self) -> str:
@@ -335,8 +344,13 @@ class Sandbox:
             "StorageLoc=slurm_acct_db",
             ""])
 
+    def gres_conf(self) -> str:
+        """Count-only GPUs (no File=) on the gpu nodes."""
+        return "".join(f"NodeName={n} Name=gpu Count={GPUS_PER_NODE}\n" for n in self.node_names if n.startswith("gpu"))
+
     def settings(self) -> dict:
-        return {"nodes": self.nodes, "cpus_per_node": self.cpus_per_node, "accounting": self.accounting}
+        return {"nodes": self.nodes, "cpus_per_node": self.cpus_per_node, "accounting": self.accounting,
+                "gpu_nodes": self.gpu_nodes}
 
     # ---- clients
 
@@ -392,7 +406,7 @@ class Sandbox:
 
     def prepare(self) -> None:
         """Directories, munge key and config files under DIR (the key and the state survive a restart)."""
-        for busy in [SLURMCTLD_PORT, *(FIRST_SLURMD_PORT + i for i in range(self.nodes)),
+        for busy in [SLURMCTLD_PORT, *(FIRST_SLURMD_PORT + i for i in range(len(self.node_names))),
                      *([SLURMDBD_PORT] if self.accounting else [])]:
             if port_in_use(busy):
                 raise SandboxError(f"port {busy} is in use: another Slurm (sandbox) runs on this host; stop it first")
@@ -412,6 +426,7 @@ class Sandbox:
                 raise SandboxError(f"mungekey failed: {tail(made.stderr)}")
         key.chmod(0o600)
         self.conf.write_text(self.slurm_conf())
+        (self.conf.parent / "gres.conf").write_text(self.gres_conf())
         if self.accounting:
             self.dbd_conf.write_text(self.slurmdbd_conf())
             self.dbd_conf.chmod(0o600)  # slurmdbd refuses a config others can read
@@ -568,18 +583,21 @@ def main(argv=None) -> int:
         sub.add_argument("--dir", default=str(DEFAULT_DIR), help=f"the sandbox directory (default {DEFAULT_DIR})")
     up.add_argument("--nodes", type=int, default=2, help=f"slurmd daemons node1..N, 1..{MAX_NODES} (default 2)")
     up.add_argument("--cpus-per-node", type=int, default=2, help="CPUs each node offers (default 2)")
+    up.add_argument("--gpu-nodes", type=int, default=0,
+                    help=f"nodes gpu1..G in a partition gpu, each declaring GRES gpu:{GPUS_PER_NODE} (count only)")
     up.add_argument("--accounting", action="store_true", help="also slurmdbd + a private MariaDB, for sacct")
     down.add_argument("--purge", action="store_true", help="remove DIR after stopping")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            sandbox = Sandbox(args.dir, args.nodes, args.cpus_per_node, args.accounting)
+            sandbox = Sandbox(args.dir, args.nodes, args.cpus_per_node, args.accounting, args.gpu_nodes)
             sandbox.up()
             if sandbox.install_seconds:
                 print(f"installed the Debian packages in {sandbox.install_seconds:.1f} s")
             how = "already running" if sandbox.already_running else f"up in {sandbox.up_seconds:.1f} s"
             print(f"sandbox {sandbox.dir} {how}: {sandbox.nodes} nodes x {sandbox.cpus_per_node} CPUs, "
-                  f"partitions debug (default) and high{', sacct' if sandbox.accounting else ''}\n"
+                  f"partitions debug (default) and high{f', gpu ({sandbox.gpu_nodes} nodes)' * bool(sandbox.gpu_nodes)}"
+                  f"{', sacct' if sandbox.accounting else ''}\n"
                   f"  . {sandbox.dir}/env.sh      # then sinfo, srun, sbatch, squeue, scontrol"
                   f"{', sacct' if sandbox.accounting else ''}\n"
                   f"  python tools/slurm_sandbox.py status|down --dir {sandbox.dir}")

@@ -18,18 +18,17 @@ import tempfile
 from pathlib import Path
 
 import submitit
-import yaml
 
 from bert.cluster import sbatch
 from bert.cluster.launch import (DISTRIBUTED, LOG_DIR, MAX_INPLACE_RESTARTS, MAX_RESTARTS, RENDEZVOUS_S, Launch,
                                  stage_config)
+from bert.cluster.profiles import SITE, Profile, ProfileError, auto_profile, check_partition, load_profile, with_site
 from bert.config import ConfigError
 from bert.glue import tasks as glue
 from bert.model_dir import CheckpointError
 from bert.train.checkpoints import resolve_init
 from bert.train.data import DataFeedError, resolve_files
 
-PROFILES = Path("configs") / "cluster"
 CLUSTERS = ("slurm", "local", "debug")
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's default MaxArraySize
 
@@ -38,56 +37,15 @@ class SubmitError(Exception):
     """A submission that cannot go ahead; one line for the user."""
 
 
-@dataclasses.dataclass
-class Profile:
-    """A cluster's sbatch options and job environment (configs/cluster/NAME.yaml holds what differs
-    from these defaults); slurm/*.sbatch's #SBATCH headers are slurm-cpu's (tests/test_jobs.py)."""
-
-    partition: str | None = None  # Slurm partition; None: the cluster's default partition
-    account: str | None = None  # --account to charge
-    qos: str | None = None  # --qos
-    time_min: int = 1440  # time limit per job, minutes; a job stopped by it saves and requeues itself
-    devices_per_node: int = 1  # Slurm tasks per node: one per GPU/NPU, or CPU workers
-    cpus_per_task: int | None = 1  # --cpus-per-task; None: Slurm's default
-    mem_gb: int | None = None  # --mem per node, GB; None: Slurm's default
-    gpus_per_node: int | None = None  # --gpus-per-node (NVIDIA nodes)
-    gres: str | None = None  # --gres, e.g. npu:8 (Ascend nodes)
-    setup: list = dataclasses.field(default_factory=list)  # shell lines run before the job, e.g. "source ~/venvs/bert/bin/activate"
-    env: dict = dataclasses.field(default_factory=dict)  # exported to the job; MindSpore logs are off (GLOG_v=3) unless set here
-    extra_sbatch: dict = dataclasses.field(default_factory=dict)  # any other #SBATCH option, e.g. {constraint: skylake}
-    signal_delay_s: int = 120  # SIGUSR2 this long before the time limit: save, then requeue
-    max_restarts: int = MAX_RESTARTS  # requeues per job after a worker failure (bert.cluster.launch)
-    max_inplace_restarts: int = MAX_INPLACE_RESTARTS  # restarts inside the allocation before a requeue (same)
-    rendezvous_timeout_s: float = RENDEZVOUS_S  # s for every task to come back for one; else its node is gone (same)
-
-    def device(self) -> tuple[str, str]:
-        """(device, why): what device_target=auto will find on these nodes — what the profile asks for."""
-        if self.gres and "npu" in self.gres.lower():
-            return "Ascend", f"gres {self.gres}"
-        if self.gpus_per_node or (self.gres and "gpu" in self.gres.lower()):
-            return "GPU", f"gpus_per_node {self.gpus_per_node}" if self.gpus_per_node else f"gres {self.gres}"
-        return "CPU", "no GPU or NPU requested"
-
-
-def load_profile(name: str) -> Profile:
-    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILES / f"{name}.yaml"
-    if not path.is_file():
-        if not PROFILES.is_dir():
-            raise SubmitError(f"no {PROFILES} here: submit from the repository root")
-        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
-        raise SubmitError(f"unknown cluster profile {name!r} (profiles: {known})")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    fields = {f.name for f in dataclasses.fields(Profile)}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise SubmitError(f"{path}: unknown key {unknown[0]}")
-    return Profile(**data)
-
-
 def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | None) -> None:
     parser.add_argument("--cluster", choices=CLUSTERS, default="slurm",
                         help="slurm: sbatch through submitit; local: processes on this machine; debug: in this process")
-    parser.add_argument("--profile", default=None, help="configs/cluster/NAME.yaml or a path (default: slurm-cpu, or local)")
+    parser.add_argument("--profile", default=None,
+                        help="auto (Slurm's default: the partition's GRES choose slurm-gpu, slurm-ascend or slurm-cpu, "
+                             "as sinfo reports them), configs/cluster/NAME.yaml or a path; local without Slurm")
+    parser.add_argument("--site", type=Path,
+                        help=f"fields merged over the profile: account, qos, setup lines … (default {SITE} if it "
+                             f"exists; {SITE.parent / 'site.example.yaml'} shows how)")
     parser.add_argument("--nodes", type=int, default=1)
     parser.add_argument("--devices-per-node", type=int, help="tasks (devices) per node (default: the profile's)")
     parser.add_argument("--partition", help="Slurm partition (default: the profile's)")
@@ -99,6 +57,27 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | 
     if default_config is not None:
         parser.add_argument("--config", default=default_config, help=f"stage config (default {default_config})")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="stage overrides, as on its CLI")
+
+
+def choose_profile(args) -> tuple[Profile, str]:
+    """The profile of --cluster/--profile/--partition (auto: from sinfo) with the site file over it,
+    and one line saying which and why."""
+    if args.cluster != "slurm":
+        profile, chosen = load_profile(args.profile or "local"), f"profile {args.profile or 'local'}"
+    elif (args.profile or "auto") == "auto":
+        profile, chosen = auto_profile(args.partition)
+    else:
+        profile, chosen = load_profile(args.profile), f"profile {args.profile}: as given"
+    if args.partition:
+        profile.partition = args.partition
+    site = args.site or (SITE if SITE.is_file() else None)
+    if site is not None and args.cluster == "slurm":
+        if not site.is_file():
+            raise ProfileError(f"--site {site} does not exist")
+        profile, chosen = with_site(profile, site), f"{chosen}; site file {site}"
+    if args.cluster == "slurm" and args.profile not in (None, "auto"):
+        check_partition(profile, args.profile)
+    return profile, chosen
 
 
 @dataclasses.dataclass
@@ -113,6 +92,7 @@ class Plan:
     log_dir: Path  # job logs and restart records
     dry_run: bool
     folder: Path | None = None  # submitit's (scripts, output, pickled tasks); default <log_dir>/<name>/submitit
+    chosen: str = ""  # which profile, and why ("profile slurm-gpu: partition gpu has gres gpu:8, …")
 
     def __post_init__(self):
         self.folder = self.folder or self.log_dir / self.name / "submitit"
@@ -121,9 +101,10 @@ class Plan:
     def from_args(cls, args, stage: str) -> "Plan":
         if args.nodes < 1:
             raise SubmitError(f"--nodes must be at least 1, got {args.nodes}")
-        profile = load_profile(args.profile or ("local" if args.cluster != "slurm" else "slurm-cpu"))
-        if args.partition:
-            profile.partition = args.partition
+        try:
+            profile, chosen = choose_profile(args)
+        except ProfileError as exc:
+            raise SubmitError(str(exc)) from None
         if args.time:
             profile.time_min = args.time
         devices = args.devices_per_node or profile.devices_per_node
@@ -133,7 +114,7 @@ class Plan:
             raise SubmitError(f"--nodes {args.nodes} needs --cluster slurm (the {args.cluster} executor is one machine)")
         name = args.name or stage
         return cls(args.cluster, profile, args.nodes, devices, name, Path(args.log_dir or LOG_DIR).absolute(),
-                   args.dry_run)
+                   args.dry_run, chosen=chosen)
 
     def job(self, stage: str, args: list[str]) -> "StageJob":
         """A task of `stage` with this plan's environment and restart limit."""
@@ -358,6 +339,7 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
     command = Launch(job.stage, job.args).command()
     print(f"# {plan.cluster} job {plan.name!r}: {plan.nodes} node(s) x {tasks_per_node or plan.devices_per_node} "
           f"task(s); each task runs bert.cluster.launch {job.stage}, i.e. {shlex.join(command[1:])}")
+    print(f"# {plan.chosen}")
     if job.stage in DISTRIBUTED:
         requested = stage_config(job.stage, job.args).device_target
         device, why = plan.profile.device() if requested == "auto" else (requested, "as configured")
@@ -373,7 +355,7 @@ def print_dry_run(plan: Plan, job: StageJob, tasks_per_node=None, dependency=Non
 
 
 def report(plan: Plan, job) -> None:
-    print(f"submitted {plan.name}: job {job.job_id} ({plan.cluster}); "
+    print(f"submitted {plan.name}: job {job.job_id} ({plan.cluster}, {plan.chosen}); "
           f"stdout {job.paths.stdout}; stderr {job.paths.stderr}")
 
 
