@@ -22,7 +22,8 @@ import submitit
 from bert.cluster import sbatch
 from bert.cluster.launch import (DISTRIBUTED, LOG_DIR, MAX_INPLACE_RESTARTS, MAX_RESTARTS, RENDEZVOUS_S, Launch,
                                  stage_config)
-from bert.cluster.profiles import SITE, Profile, ProfileError, auto_profile, check_partition, load_profile, with_site
+from bert.cluster.profiles import (SITE, Profile, ProfileError, auto_profile, check_partition, load_profile, read_yaml,
+                                   with_site)
 from bert.config import ConfigError
 from bert.glue import tasks as glue
 from bert.model_dir import CheckpointError
@@ -60,22 +61,23 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_config: str | 
 
 
 def choose_profile(args) -> tuple[Profile, str]:
-    """The profile of --cluster/--profile/--partition (auto: from sinfo) with the site file over it,
-    and one line saying which and why."""
+    """The profile of --cluster/--profile/--partition (auto: from sinfo) with the site file over it
+    and the flags over both, and one line saying which and why."""
+    site = args.site or (SITE if SITE.is_file() else None)
     if args.cluster != "slurm":
-        profile, chosen = load_profile(args.profile or "local"), f"profile {args.profile or 'local'}"
-    elif (args.profile or "auto") == "auto":
-        profile, chosen = auto_profile(args.partition)
+        return load_profile(args.profile or "local"), f"profile {args.profile or 'local'}"
+    if site is not None and not site.is_file():
+        raise ProfileError(f"--site {site} does not exist")
+    partition = args.partition or (read_yaml(site).get("partition") if site else None)
+    if (args.profile or "auto") == "auto":
+        profile, chosen = auto_profile(partition)
     else:
         profile, chosen = load_profile(args.profile), f"profile {args.profile}: as given"
+    if site is not None:
+        profile, chosen = with_site(profile, site), f"{chosen}; site file {site}"
     if args.partition:
         profile.partition = args.partition
-    site = args.site or (SITE if SITE.is_file() else None)
-    if site is not None and args.cluster == "slurm":
-        if not site.is_file():
-            raise ProfileError(f"--site {site} does not exist")
-        profile, chosen = with_site(profile, site), f"{chosen}; site file {site}"
-    if args.cluster == "slurm" and args.profile not in (None, "auto"):
+    if args.profile not in (None, "auto"):
         check_partition(profile, args.profile)
     return profile, chosen
 
