@@ -182,7 +182,7 @@ def test_a_partition_slurm_rejects_is_one_line(slurm, wiki_8k, tmp_path):
 
 def test_the_mission_command_chooses_the_profile_from_the_partition(slurm, wiki_8k, tmp_path):
     """`submit_pretrain.py --nodes 2` with no --profile: sinfo's partition and GRES choose it (the
-    sandbox's gpu partition declares gpu:2 per node, a count only), and the site file goes over it."""
+    sandbox's gpu partition declares gpu:2 per node, stand-in devices), and the site file goes over it."""
     def dry_run(*args):
         run = jobs_cli("submit_pretrain.py", "--nodes", "2", "--dry-run", *args, f"data={wiki_8k['examples']}",
                        env=slurm_env(slurm))

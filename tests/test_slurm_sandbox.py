@@ -48,7 +48,7 @@ def test_sinfo_shows_two_idle_nodes_in_debug_and_high_and_a_gpu_node(slurm):
     assert rows == {(node, partition, "idle") for node in ("node1", "node2") for partition in ("debug*", "high")} | \
         {("gpu1", "gpu", "idle")}
     gres = client(slurm, "sinfo", "-h", "-p", "gpu", "-o", "%G")
-    assert gres.stdout.split() == ["gpu:2"]  # a count only: what a GPU partition shows, without devices
+    assert gres.stdout.split() == ["gpu:2"]  # what a GPU partition shows (its devices are stand-ins)
 
 
 def test_srun_runs_one_task_on_each_node(slurm):

@@ -21,8 +21,9 @@ Nodes node1..N all run on this host (`slurmd -N nodeK`, port 6828+K-1); tell the
 SLURMD_NODENAME / SLURM_NODEID and rendezvous on 127.0.0.1, since node names do not resolve.
 Partitions: `debug` (default, PriorityTier=1, GraceTime=30) and `high` (PriorityTier=2), with
 partition-priority preemption that requeues (REQUEUE, preempt_send_user_signal). --gpu-nodes G
-adds nodes gpu1..G in a partition `gpu`, each declaring GRES gpu:2 — a count only, no device
-files: what sinfo and scontrol show of a GPU partition, for choosing a profile; nothing computes on them. Finished jobs
+adds nodes gpu1..G in a partition `gpu`, each declaring GRES gpu:2 (DIR/dev/gpu0..1, links to
+/dev/null, stand for the device files): what sinfo and scontrol show of a GPU partition, for
+choosing a profile; nothing computes on them. Finished jobs
 stay visible to `scontrol show job` for an hour (MinJobAge=3600). The ports are fixed
 (slurmctld 6817, slurmdbd 6819): one sandbox runs at a time, and `up` refuses to start when
 another one holds them.
@@ -345,8 +346,9 @@ class Sandbox:
             ""])
 
     def gres_conf(self) -> str:
-        """Count-only GPUs (no File=) on the gpu nodes."""
-        return "".join(f"NodeName={n} Name=gpu Count={GPUS_PER_NODE}\n" for n in self.node_names if n.startswith("gpu"))
+        """The gpu nodes' GPUs: links to /dev/null standing for device files (slurmd counts a GPU per File)."""
+        files = f"{self.dir}/dev/gpu[0-{GPUS_PER_NODE - 1}]"
+        return "".join(f"NodeName={n} Name=gpu File={files}\n" for n in self.node_names if n.startswith("gpu"))
 
     def settings(self) -> dict:
         return {"nodes": self.nodes, "cpus_per_node": self.cpus_per_node, "accounting": self.accounting,
@@ -427,6 +429,12 @@ class Sandbox:
         key.chmod(0o600)
         self.conf.write_text(self.slurm_conf())
         (self.conf.parent / "gres.conf").write_text(self.gres_conf())
+        if self.gpu_nodes:
+            (self.dir / "dev").mkdir(exist_ok=True)
+            for k in range(GPUS_PER_NODE):  # slurmd wants character devices: /dev/null stands in
+                device = self.dir / "dev" / f"gpu{k}"
+                if not device.is_symlink():
+                    device.symlink_to("/dev/null")
         if self.accounting:
             self.dbd_conf.write_text(self.slurmdbd_conf())
             self.dbd_conf.chmod(0o600)  # slurmdbd refuses a config others can read
@@ -584,7 +592,7 @@ def main(argv=None) -> int:
     up.add_argument("--nodes", type=int, default=2, help=f"slurmd daemons node1..N, 1..{MAX_NODES} (default 2)")
     up.add_argument("--cpus-per-node", type=int, default=2, help="CPUs each node offers (default 2)")
     up.add_argument("--gpu-nodes", type=int, default=0,
-                    help=f"nodes gpu1..G in a partition gpu, each declaring GRES gpu:{GPUS_PER_NODE} (count only)")
+                    help=f"nodes gpu1..G in a partition gpu, each declaring GRES gpu:{GPUS_PER_NODE} (stand-in devices)")
     up.add_argument("--accounting", action="store_true", help="also slurmdbd + a private MariaDB, for sacct")
     down.add_argument("--purge", action="store_true", help="remove DIR after stopping")
     args = parser.parse_args(argv)
