@@ -256,8 +256,8 @@ def markdown(table: dict, plan: dict) -> str:
                   "CoLA Matthews corr., accuracy elsewhere) of each task's best cell — finetuned over the grid "
                   f"(batch {', '.join(map(str, plan['batch_sizes']))} × lr "
                   f"{', '.join(f'{x:g}' for x in plan['learning_rates'])}); pre-trained distillation: one cell per "
-                  "task, taught by the teacher finetuned on it. Google's rows: the test-set scores of its "
-                  "compact-model README, beside the sizes it released (test and dev sets differ)."]
+                  "task, taught by the task's teacher (dev score under Runs). Google's rows: the test-set scores of "
+                  "its compact-model README, beside the sizes it released (test and dev sets differ)."]
     if partial:
         lines.append("* Score over the tasks with a finished cell, not all nine.")
     lines += ["", "## Runs (under " + table["root"] + ")"]
