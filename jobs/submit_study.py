@@ -161,7 +161,6 @@ def main(argv=None) -> int:
                 preflight("distill", distill_args(sizes[0], next(c for c in distill["cells"] if c["task"] == task)),
                           produced=("init",) + (("teacher",) if task in teacher_args or picked else ()))
 
-        # -- the study's plan: a rerun of another study into the same folder is refused
         # -- the study's plan. What each kind of run was made with is kept: the same folder with other
         #    settings would silently mix runs of both, so it is refused, naming the folders to remove
         #    (each kind's settings hold those of the runs it starts from)
