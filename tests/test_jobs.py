@@ -98,6 +98,23 @@ def test_bad_submissions_are_one_line_and_nonzero(args, problem):
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and problem in run.stderr, run.stderr
 
 
+def test_sinfo_lines_name_the_partitions_accelerators():
+    """What --profile auto makes of sinfo's `%P|%G|%c` lines, GRES spellings of real sites included."""
+    from bert.cluster.profiles import accelerators, parse_sinfo
+
+    parts = {p.name: p for p in parse_sinfo("cpu*|(null)|64\n"
+                                            "a100|gpu:a100:8(S:0-1),mps:400|128\n"
+                                            "ascend|npu:8|192\n"
+                                            "atlas|davinci:4|96\n"
+                                            "mixed|gpu:4|64\nmixed|gpu:2|32\n"
+                                            "some|gpu:4|64\nsome|(null)|32\n")}
+    assert parts["cpu"].default and not parts["a100"].default
+    assert {name: accelerators(p) for name, p in parts.items()} == {
+        "cpu": None, "a100": ("GPU", "gpu", 8), "ascend": ("Ascend", "npu", 8), "atlas": ("Ascend", "davinci", 4),
+        "mixed": ("GPU", "gpu", 2),  # every node has GPUs: the smallest count
+        "some": None}  # not every node has one: a CPU partition
+
+
 def test_without_sinfo_the_profile_must_be_given():
     """--profile auto (the default on Slurm) reads the cluster with sinfo: missing or failing, one line."""
     env = {**os.environ, "SLURM_CONF": "/nonexistent/slurm.conf"}
