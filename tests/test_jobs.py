@@ -115,9 +115,12 @@ def test_sinfo_lines_name_the_partitions_accelerators():
         "some": None}  # not every node has one: a CPU partition
 
 
-def test_without_sinfo_the_profile_must_be_given():
-    """--profile auto (the default on Slurm) reads the cluster with sinfo: missing or failing, one line."""
-    env = {**os.environ, "SLURM_CONF": "/nonexistent/slurm.conf"}
+def test_without_sinfo_the_profile_must_be_given(tmp_path):
+    """--profile auto (the default on Slurm) reads the cluster with sinfo: missing or failing, one line.
+    (A slurm.conf Slurm cannot parse fails at once; a missing one makes sinfo look for the cluster for a minute.)"""
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=nowhere\nNoSuchKey=1\n")
+    env = {**os.environ, "SLURM_CONF": str(conf)}
     run = jobs_cli("submit_pretrain.py", "--dry-run", env=env)
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert re.match(r"error: sinfo (not found, so the cluster cannot be read|failed \(.+\)): pass --profile",

@@ -22,6 +22,7 @@ PROFILES = Path("configs") / "cluster"
 SITE = PROFILES / "site.yaml"
 GPU_GRES = ("gpu",)
 NPU_GRES = ("npu", "ascend", "davinci")  # the names Ascend sites give their GRES
+SINFO_TIMEOUT_S = 30  # without a slurm.conf, sinfo looks for a configless cluster for about a minute
 
 
 class ProfileError(ValueError):
@@ -131,12 +132,13 @@ def parse_sinfo(text: str) -> list[Partition]:
 
 def read_partitions() -> list[Partition]:
     try:
-        run = subprocess.run(["sinfo", "-h", "-o", "%P|%G|%c"], capture_output=True, text=True, timeout=60)
+        run = subprocess.run(["sinfo", "-h", "-o", "%P|%G|%c"], capture_output=True, text=True, timeout=SINFO_TIMEOUT_S)
     except FileNotFoundError:
         raise ProfileError("sinfo not found, so the cluster cannot be read: pass --profile "
                            "(slurm-cpu, slurm-gpu, slurm-ascend or a file)") from None
     except subprocess.TimeoutExpired:
-        raise ProfileError("sinfo did not answer in 60 s: pass --profile (slurm-cpu, slurm-gpu, slurm-ascend)") from None
+        raise ProfileError(f"sinfo did not answer in {SINFO_TIMEOUT_S} s: pass --profile (slurm-cpu, slurm-gpu, "
+                           "slurm-ascend or a file)") from None
     if run.returncode != 0 or not run.stdout.strip():
         said = (run.stderr.strip().splitlines() or ["no partitions"])[-1]
         raise ProfileError(f"sinfo failed ({said}): pass --profile (slurm-cpu, slurm-gpu, slurm-ascend or a file)")
