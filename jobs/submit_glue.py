@@ -18,7 +18,7 @@ from pathlib import Path
 from bert.atomic import write_text_atomic
 from bert.cluster.launch import stage_config
 from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, array_ids, model_args, numbers, preflight,
-                                 run_local, run_main, stage_args, submit, submit_array, tensorboard_hint)
+                                 run_here, run_local, run_main, stage_args, submit, submit_array, tensorboard_hint)
 from bert.config import ConfigError
 from bert.glue import tasks as glue
 from bert.glue.grid import BATCH_SIZES, LEARNING_RATES, PLAN, GridError, cell_dir, parse_tasks, plan as grid_plan
@@ -82,10 +82,7 @@ def main(argv=None) -> int:
             tensorboard_hint()
             return
         failed = run_local(plan, jobs, [f"{c['task']}/{c['cell']}" for c in grid["cells"]], args.max_parallel)
-        try:
-            summary()
-        except RuntimeError as exc:  # bert.glue.grid said why on stderr
-            raise SubmitError(f"the GLUE summary failed: {exc}") from None
+        run_here(summary, "the GLUE summary")
         if failed:
             raise SubmitError(f"{len(failed)} of {len(jobs)} cells failed, named in the table: {'; '.join(failed)}")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from bert.atomic import write_text_atomic
 from bert.cluster.launch import stage_config
 from bert.cluster.submit import (Plan, SubmitError, add_common_arguments, array_ids, max_array_size, model_args,
-                                 numbers, preflight, print_dry_run, run_local, run_main, split_overrides, submit,
-                                 submit_array, tensorboard_args, tensorboard_hint)
+                                 numbers, preflight, print_dry_run, run_here, run_local, run_main, split_overrides,
+                                 submit, submit_array, tensorboard_args, tensorboard_hint)
 from bert.config import ConfigError
 from bert.flops import PEAK_TFLOPS, peak_tflops
 from bert import study
@@ -226,26 +226,18 @@ def main(argv=None) -> int:
         done = {s for s in sizes if study.pretrained(root, s, pretrain_cfgs[s].total_steps)["complete"]}
         for (kind, size), jobs in sorted(cell_jobs.items(), key=lambda item: item[0][0] == "distill"):
             if kind == "distill" and pick is not None:
-                call(pick, "linking the default teachers")
+                run_here(pick, "linking the default teachers")
                 pick = None
             if size in done:
                 labels = [f"{size} {kind} {c['task']}/{c['cell']}" for c in cells_todo[(kind, size)]]
                 failed += run_local(stage_plan(f"{kind}-{size}"), jobs, labels, args.max_parallel)
-        call(summary, "the study's summary")
+        run_here(summary, "the study's summary")
         total = len(pretrain_jobs) + len(teacher_jobs) + sum(map(len, cell_jobs.values()))
         if failed:
             raise SubmitError(f"{len(failed)} of {total} runs failed, named in {root / 'study_table.md'}: "
                               + "; ".join(failed))
 
     return run_main(build)
-
-
-def call(job, what: str) -> None:
-    """Run a light job (the teachers' links, the summary) in this process, through the launch path."""
-    try:
-        job()
-    except RuntimeError as exc:  # bert.study said why on stderr
-        raise SubmitError(f"{what} failed: {exc}") from None
 
 
 def submit_slurm(args, stage_plan, pretrain_todo, pretrain_jobs, teacher_jobs, cell_jobs, pick, summary,

@@ -140,6 +140,24 @@ def test_a_worker_that_makes_no_step_prints_its_stacks_and_exits_and_the_same_co
     assert f"resumed from {tmp_path / 'out' / 'checkpoints' / 'step_00000002'} at step 2" in again.stdout
 
 
+def test_both_doors_hand_the_rendezvous_timeout_to_the_launch_path(tmp_path, monkeypatch):
+    """sbatch: RENDEZVOUS_TIMEOUT → run_stage.sh → --rendezvous-timeout (the lost-node test runs it);
+    submitit: the profile's rendezvous_timeout_s → StageJob → the same Launch."""
+    from pathlib import Path
+
+    from bert.cluster import launch as launch_module
+    from bert.cluster.profiles import Profile
+    from bert.cluster.submit import Plan
+
+    seen = []
+    monkeypatch.setattr(Launch, "run", lambda self: seen.append(self.rendezvous_s) or 0)
+    monkeypatch.chdir(tmp_path)
+    Plan("local", Profile(rendezvous_timeout_s=7), 1, 1, "t", tmp_path, False).job("prepare", [])()
+    assert launch_module.main(["--rendezvous-timeout", "9", "prepare"]) == 0
+    assert seen == [7, 9]
+    assert "RENDEZVOUS_TIMEOUT:+--rendezvous-timeout" in (Path(__file__).parents[1] / "slurm" / "run_stage.sh").read_text()
+
+
 def test_tasks_join_one_in_place_restart_and_a_task_that_never_comes_back_turns_it_into_a_requeue(tmp_path,
                                                                                                    monkeypatch):
     """The launch path's decision without a cluster: the record in <log dir>/restarts/<job>.json."""

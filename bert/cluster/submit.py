@@ -320,6 +320,15 @@ def array_ids(jobs: list) -> list[str]:
     return list(dict.fromkeys(job.job_id.split("_")[0] for job in jobs))
 
 
+def run_here(job: StageJob, what: str) -> None:
+    """Run a light job (a summary, the teachers' links) in this process, through the launch path;
+    its failure is one line (the stage said why on stderr)."""
+    try:
+        job()
+    except RuntimeError as exc:
+        raise SubmitError(f"{what} failed: {exc}") from None
+
+
 def run_local(plan: Plan, jobs: list[StageJob], labels: list[str], max_parallel: int | None = None) -> list[str]:
     """Run jobs on this machine, `max_parallel` (default 1) at a time; returns the failed ones'
     labels, each with its log."""
